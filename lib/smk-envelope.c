@@ -701,6 +701,11 @@ headers_done(struct smk_envelope *env, bool final)
 {
 	size_t prefix = env->sc.prefix_len;
 
+	if (env->sc.body_start > env->max_header) {
+		smk_error_set(&env->err, SMK_ERR_MESSAGE,
+			      "message header block is larger than %zu bytes", env->max_header);
+		return fail(env);
+	}
 	env->eol = detect_eol(env);
 	if (smk_header_parse(&env->fields, env->hbuf + prefix, env->sc.fields_end - prefix,
 			     &env->err) < 0)
