@@ -1,0 +1,189 @@
+#!/bin/bash
+# dev.sh - the two commands of smimekit development:
+#
+#   ./dev.sh demo    install what is missing, build, and show the main job:
+#                    a throwaway CA and recipient, a message encrypted with
+#                    `smimekit encrypt`, opened again with `openssl cms`
+#   ./dev.sh test    install what is missing, build (normal and ASan+UBSan),
+#                    run every test; non-zero exit status on any failure
+#
+# Also: ./dev.sh deps | build | bench | fuzz [SECONDS]
+#
+# Works on a fresh Debian 12 machine as root (or with sudo).  Package
+# installation never starts the packages' own services.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")" && pwd)
+cd "$top"
+jobs=$(nproc 2>/dev/null || echo 2)
+
+# What building needs, and what the tests drive.
+deps_build=(build-essential autoconf automake libtool pkg-config openssl libssl-dev
+	check libp11-kit-dev libldap-dev dovecot-dev)
+deps_test=(gpgsm libnss3-tools clang libclang-rt-14-dev valgrind)
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+die() { echo "dev.sh: $*" >&2; exit 1; }
+
+as_root() {
+	if [ "$(id -u)" = 0 ]; then
+		"$@"
+	elif command -v sudo >/dev/null; then
+		sudo "$@"
+	else
+		die "need root (or sudo) to install: ${*: -1}"
+	fi
+}
+
+install_deps() {
+	local missing=() p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+			missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	say "installing ${missing[*]}"
+	# Keep the packages' own daemons (dovecot, slapd) from starting.
+	local policy=/usr/sbin/policy-rc.d ours=no
+	if [ ! -e "$policy" ]; then
+		as_root sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod 755 $policy"
+		ours=yes
+	fi
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends "${missing[@]}" >/dev/null
+	[ "$ours" = yes ] && as_root rm -f "$policy"
+	return 0
+}
+
+# build DIR [CONFIGURE-ARGS...]
+build() {
+	local dir=$1
+	shift
+	if [ ! -x configure ] || [ configure.ac -nt configure ]; then
+		say "autogen"
+		./autogen.sh >/dev/null
+	fi
+	mkdir -p "$dir"
+	if [ ! -f "$dir/Makefile" ] || [ configure -nt "$dir/Makefile" ]; then
+		say "configure $dir $*"
+		(cd "$dir" && "$top/configure" -q "$@")
+	fi
+	say "build $dir"
+	make -C "$dir" -j"$jobs" >/dev/null
+}
+
+cmd_demo() {
+	install_deps "${deps_build[@]}"
+	build build
+	local smk=$top/build/tools/smimekit
+	demo_dir=$(mktemp -d)
+	trap 'rm -rf "$demo_dir"' EXIT
+	export OPENSSL_CONF=/dev/null
+	cd "$demo_dir"
+
+	say "a throwaway CA and a certificate for alice@example.org"
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 30 \
+		-subj "/CN=smimekit demo CA" -addext "basicConstraints=critical,CA:true" \
+		-addext "keyUsage=critical,keyCertSign" 2>/dev/null
+	openssl req -new -newkey rsa:2048 -nodes -keyout alice.key -out alice.csr \
+		-subj "/CN=Alice Example" 2>/dev/null
+	printf '%s\n' "basicConstraints=CA:false" \
+		"keyUsage=critical,digitalSignature,keyEncipherment" \
+		"extendedKeyUsage=emailProtection" "subjectAltName=email:alice@example.org" > alice.ext
+	openssl x509 -req -in alice.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 \
+		-extfile alice.ext -out alice.pem 2>/dev/null
+	"$smk" cert check --for alice@example.org --trust ca.pem alice.pem
+
+	cat > message.eml <<'EOF'
+From: Bob Example <bob@example.org>
+To: Alice Example <alice@example.org>
+Subject: The launch date
+Date: Sun, 29 Nov 2026 08:00:00 +0000
+Message-ID: <demo-1@example.org>
+MIME-Version: 1.0
+Content-Type: text/plain; charset=utf-8
+
+Alice, the launch is on 14 December.  Keep it to yourself.
+Bob
+EOF
+	say "the message as it arrives"
+	cat message.eml
+
+	say "smimekit encrypt --to alice.pem < message.eml"
+	"$smk" encrypt --to alice.pem < message.eml > encrypted.eml
+	cat encrypted.eml
+
+	say "openssl cms -decrypt -inkey alice.key -recip alice.pem < encrypted.eml"
+	openssl cms -decrypt -inkey alice.key -recip alice.pem -in encrypted.eml -out decrypted.txt
+	cat decrypted.txt
+
+	grep -q 'launch is on 14 December' decrypted.txt || die "the demo message did not come back"
+	if grep -q 'launch is on' encrypted.eml; then die "plaintext in the encrypted message"; fi
+	say "done: the server would keep only encrypted.eml; only alice.key opens it"
+}
+
+# run_checks DIR: make check in DIR; prints Check's summary lines.
+run_checks() {
+	local dir=$1 rc=0
+	say "make check in $dir"
+	make -C "$dir" -j"$jobs" check >"$dir/check.out" 2>&1 || rc=$?
+	grep -E '^(PASS|FAIL|XFAIL|XPASS|SKIP|ERROR):' "$dir/check.out" || true
+	echo
+	for log in "$dir"/tests/unit/check-*.log; do
+		[ -f "$log" ] && grep -H -E '^[0-9]+%: Checks: ' "$log" | sed "s|^$dir/||"
+	done
+	grep -E '^# (TOTAL|PASS|FAIL|ERROR|SKIP)' "$dir/check.out" || true
+	if [ $rc -ne 0 ]; then
+		echo "--- failures in $dir:" >&2
+		for log in $(grep -l -E '^(FAIL|ERROR)' "$dir"/tests/*/*.trs 2>/dev/null); do
+			echo "--- ${log%.trs}.log" >&2
+			tail -n 40 "${log%.trs}.log" >&2
+		done
+		tail -n 30 "$dir/check.out" >&2
+	fi
+	return $rc
+}
+
+cmd_test() {
+	install_deps "${deps_build[@]}" "${deps_test[@]}"
+	local failed=0
+	build build
+	run_checks build || failed=1
+	build build-asan --enable-sanitizers
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+		run_checks build-asan || failed=1
+	if [ -x fuzz/run.sh ]; then
+		build build-fuzz CC=clang --enable-fuzzers --enable-sanitizers
+		say "fuzz smoke run"
+		fuzz/run.sh build-fuzz "${SMK_FUZZ_SECONDS:-20}" || failed=1
+	fi
+	if [ $failed -ne 0 ]; then
+		say "FAILED"
+		exit 1
+	fi
+	say "all tests passed"
+}
+
+cmd_bench() {
+	install_deps "${deps_build[@]}"
+	build build
+	make -C build bench/envelope >/dev/null
+	build/bench/envelope --smimekit build/tools/smimekit "$@"
+}
+
+cmd_fuzz() {
+	install_deps "${deps_build[@]}" "${deps_test[@]}"
+	build build-fuzz CC=clang --enable-fuzzers --enable-sanitizers
+	fuzz/run.sh build-fuzz "${1:-300}"
+}
+
+case ${1:-} in
+demo) cmd_demo ;;
+test) cmd_test ;;
+deps) install_deps "${deps_build[@]}" "${deps_test[@]}" ;;
+build) install_deps "${deps_build[@]}"; build build ;;
+bench) shift; cmd_bench "$@" ;;
+fuzz) shift; cmd_fuzz "$@" ;;
+*) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac
