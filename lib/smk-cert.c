@@ -189,7 +189,9 @@ smk_cert_load_file(const char *path, struct smk_error *err)
 	struct stat st;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer (it is
+	 * refused below); it does not change reads of regular files. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		smk_error_set(err, SMK_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
 		return NULL;
