@@ -49,6 +49,7 @@ static int
 load_pem(BIO *bio, STACK_OF(X509) *out, const char *what, struct smk_error *err)
 {
 	bool seen_key = false;
+	int blocks = 0;
 	char *name = NULL, *header = NULL;
 	unsigned char *data = NULL;
 	long len = 0;
@@ -93,8 +94,16 @@ load_pem(BIO *bio, STACK_OF(X509) *out, const char *what, struct smk_error *err)
 		OPENSSL_clear_free(data, (size_t)len);	/* may have been a key */
 		name = header = NULL;
 		data = NULL;
+		blocks++;
 	}
-	ERR_clear_error();	/* PEM_read_bio's "no start line" at the end */
+	/* The loop ends with "no start line" after the last block; anything
+	 * else is a damaged block, and certificates after it would be lost. */
+	if (ERR_GET_REASON(ERR_peek_last_error()) != PEM_R_NO_START_LINE) {
+		smk_error_set_ossl(err, SMK_ERR_CERT, "%s: PEM block %d is damaged", what,
+				   blocks + 1);
+		return -1;
+	}
+	ERR_clear_error();
 	if (sk_X509_num(out) == 0) {
 		if (seen_key)
 			return smk_error_set(err, SMK_ERR_CERT,
@@ -164,7 +173,12 @@ smk_cert_load_mem(const void *data, size_t len, const char *what, struct smk_err
 		smk_error_set(err, SMK_ERR_NOMEM, "%s: out of memory", what);
 		return NULL;
 	}
-	if (memmem(data, len, "-----BEGIN ", 11) != NULL) {
+	/* DER starts with a SEQUENCE and may contain "-----BEGIN " in a name;
+	 * PEM is text around armour.  Try DER first when it looks like DER. */
+	if (((const unsigned char *)data)[0] == 0x30 &&
+	    load_der(data, len, out, what, NULL) == 0) {
+		r = 0;
+	} else if (memmem(data, len, "-----BEGIN ", 11) != NULL) {
 		BIO *bio = BIO_new_mem_buf(data, (int)len);
 
 		r = bio ? load_pem(bio, out, what, err)

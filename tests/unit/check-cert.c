@@ -642,6 +642,48 @@ START_TEST(damaged_pem)
 }
 END_TEST
 
+START_TEST(der_with_pem_marker)
+{
+	/* DER whose subject contains the PEM armour text is still DER. */
+	X509 *cert = make_cert("-----BEGIN CERTIFICATE-----", "7A");
+	struct smk_error err;
+	STACK_OF(X509) *certs;
+	size_t len;
+	unsigned char *der = der_of(cert, &len);
+
+	certs = smk_cert_load_mem(der, len, "marker.der", &err);
+	ck_assert_msg(certs != NULL, "%s", err.msg);
+	ck_assert_int_eq(sk_X509_num(certs), 1);
+	ck_assert_int_eq(X509_cmp(sk_X509_value(certs, 0), cert), 0);
+	smk_cert_stack_free(certs);
+	OPENSSL_free(der);
+	X509_free(cert);
+}
+END_TEST
+
+START_TEST(truncated_pem_block)
+{
+	/* A good certificate followed by a cut-off PEM block: the file is
+	 * refused rather than silently read as one certificate. */
+	size_t alen, clen;
+	char *apath = tu_path("alice-rsa", ".pem"), *cpath = tu_path("ca", ".pem");
+	char *a = tu_read_file(apath, &alen), *c = tu_read_file(cpath, &clen);
+	char *both = malloc(alen + clen);
+	char *path;
+
+	memcpy(both, a, alen);
+	memcpy(both + alen, c, clen / 2);	/* no END line */
+	path = write_tmp("truncated.pem", both, alen + clen / 2);
+	assert_load_fails(path, SMK_ERR_CERT, "PEM block 2 is damaged");
+	free(path);
+	free(both);
+	free(a);
+	free(c);
+	free(apath);
+	free(cpath);
+}
+END_TEST
+
 START_TEST(serial_hex)
 {
 	X509 *cert = ref_cert("alice-rsa");
@@ -778,6 +820,7 @@ cert_suite(void)
 	tcase_add_test(load, pkcs7_der);
 	tcase_add_test(load, pkcs7_pem);
 	tcase_add_test(load, trusted_certificate);
+	tcase_add_test(load, der_with_pem_marker);
 	suite_add_tcase(s, load);
 
 	tcase_add_unchecked_fixture(refuse, make_tmpdir, remove_tmpdir);
@@ -791,6 +834,7 @@ cert_suite(void)
 	tcase_add_test(refuse, fifo);
 	tcase_add_test(refuse, too_large);
 	tcase_add_test(refuse, damaged_pem);
+	tcase_add_test(refuse, truncated_pem_block);
 	suite_add_tcase(s, refuse);
 
 	tcase_add_test(describe, serial_hex);
