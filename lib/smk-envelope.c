@@ -71,6 +71,7 @@ struct smk_envelope {
 	BIO *sink;
 	unsigned char *stage;
 	size_t nstage;
+	size_t stage_used;	/* high-water mark: what holds plaintext */
 	bool last_cr;	/* the last canonicalised byte was '\r' */
 };
 
@@ -283,7 +284,7 @@ release_cms(struct smk_envelope *env)
 	CMS_ContentInfo_free(env->cms);
 	env->cms = NULL;
 	if (env->stage != NULL) {
-		OPENSSL_cleanse(env->stage, STAGE_SIZE);	/* plaintext */
+		OPENSSL_cleanse(env->stage, env->stage_used);	/* plaintext */
 		free(env->stage);
 		env->stage = NULL;
 	}
@@ -349,48 +350,50 @@ stage_flush(struct smk_envelope *env)
 	return 0;
 }
 
-static int
-stage_put(struct smk_envelope *env, const char *data, size_t len)
+static void
+stage_grew(struct smk_envelope *env, size_t n)
 {
-	while (len > 0) {
-		size_t take = STAGE_SIZE - env->nstage;
-
-		if (take > len)
-			take = len;
-		memcpy(env->stage + env->nstage, data, take);
-		env->nstage += take;
-		data += take;
-		len -= take;
-		if (env->nstage == STAGE_SIZE && stage_flush(env) < 0)
-			return -1;
-	}
-	return 0;
+	env->nstage += n;
+	if (env->nstage > env->stage_used)
+		env->stage_used = env->nstage;
 }
 
 /* Writes data with every bare LF turned into CRLF (RFC 5652/8551 canonical
- * form); lone CRs and all other bytes are kept. */
+ * form); lone CRs and all other bytes are kept.  Copies straight into the
+ * staging buffer, a line at a time. */
 static int
 canon_write(struct smk_envelope *env, const char *data, size_t len)
 {
 	const char *p = data, *end = data + len;
 
 	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t seg;
-		bool cr_before;
+		unsigned char *o = env->stage + env->nstage;
+		size_t room = STAGE_SIZE - env->nstage, seg;
+		const char *nl;
 
-		if (nl == NULL) {
-			if (stage_put(env, p, (size_t)(end - p)) < 0)
+		if (room < 2) {	/* a line break may take two bytes */
+			if (stage_flush(env) < 0)
 				return -1;
-			env->last_cr = end[-1] == '\r';
-			return 0;
+			continue;
+		}
+		seg = (size_t)(end - p);
+		if (seg > room - 1)
+			seg = room - 1;
+		nl = memchr(p, '\n', seg);
+		if (nl == NULL) {
+			memcpy(o, p, seg);
+			stage_grew(env, seg);
+			env->last_cr = p[seg - 1] == '\r';
+			p += seg;
+			continue;
 		}
 		seg = (size_t)(nl - p);
-		cr_before = seg > 0 ? p[seg - 1] == '\r' : env->last_cr;
-		if (stage_put(env, p, seg) < 0)
-			return -1;
-		if (stage_put(env, cr_before ? "\n" : "\r\n", cr_before ? 1 : 2) < 0)
-			return -1;
+		memcpy(o, p, seg);
+		o += seg;
+		if (!(seg > 0 ? p[seg - 1] == '\r' : env->last_cr))
+			*o++ = '\r';
+		*o++ = '\n';
+		stage_grew(env, (size_t)(o - (env->stage + env->nstage)));
 		env->last_cr = false;
 		p = nl + 1;
 	}

@@ -54,10 +54,24 @@ tool_parse_size(const char *s, size_t *out)
 int
 tool_out_open(struct tool_out *out, const char *path)
 {
+	struct stat st;
+
 	memset(out, 0, sizeof(*out));
 	out->fd = -1;
 	if (path == NULL || strcmp(path, "-") == 0) {
 		out->fd = STDOUT_FILENO;
+		return 0;
+	}
+	/* A device or pipe (/dev/null, a FIFO) is written to directly: there
+	 * is nothing to replace atomically, and renaming over it would be
+	 * wrong. */
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		out->fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+		if (out->fd < 0) {
+			tool_err("%s: cannot open: %s", path, strerror(errno));
+			return -1;
+		}
+		out->direct = true;
 		return 0;
 	}
 	out->path = strdup(path);
@@ -142,6 +156,15 @@ tool_out_commit(struct tool_out *out)
 		tool_out_abort(out);
 		return -1;
 	}
+	if (out->direct) {
+		if (close(out->fd) < 0) {
+			tool_err("%s: write failed: %s", name, strerror(errno));
+			out->fd = -1;
+			return -1;
+		}
+		out->fd = -1;
+		return 0;
+	}
 	if (out->path == NULL)
 		return 0;
 
@@ -168,7 +191,7 @@ tool_out_commit(struct tool_out *out)
 void
 tool_out_abort(struct tool_out *out)
 {
-	if (out->path != NULL && out->fd >= 0)
+	if ((out->path != NULL || out->direct) && out->fd >= 0)
 		close(out->fd);
 	if (out->tmp != NULL)
 		unlink(out->tmp);

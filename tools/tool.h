@@ -28,11 +28,14 @@ void tool_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 bool tool_parse_size(const char *s, size_t *out);
 
 /* Output to stdout or, atomically, to a file: data goes to a temporary
- * file next to the target, which replaces it only on tool_out_commit. */
+ * file next to the target, which replaces it only on tool_out_commit.
+ * A target that exists and is not a regular file (/dev/null, a FIFO) is
+ * written in place. */
 struct tool_out {
 	int fd;
 	char *path;	/* target, NULL for stdout */
 	char *tmp;	/* temporary file */
+	bool direct;	/* a device or pipe, written in place */
 	unsigned char buf[65536];
 	size_t n;
 	bool failed;

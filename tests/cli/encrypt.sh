@@ -37,6 +37,18 @@ has_line "$T/err" 'already encrypted, copied unchanged' "pass-through notice"
 [ ! -s "$T/err" ] || fail "--quiet still printed: $(cat "$T/err")"
 ok "already encrypted mail passes unchanged"
 
+# -o to a device or pipe writes in place (never renames over it)
+"$S" encrypt --to "$C/alice-rsa.pem" -i "$D/simple.eml" -o /dev/null
+[ -c /dev/null ] || fail "-o /dev/null replaced /dev/null"
+mkfifo "$T/fifo"
+cat "$T/fifo" > "$T/from-fifo" &
+"$S" encrypt --to "$C/alice-rsa.pem" -i "$D/simple.eml" -o "$T/fifo"
+wait
+[ -p "$T/fifo" ] || fail "-o FIFO replaced the FIFO"
+openssl cms -decrypt -in "$T/from-fifo" -inkey "$C/alice-rsa.key" -recip "$C/alice-rsa.pem" -out "$T/inner"
+same "$T/want" "$T/inner" "output through a FIFO"
+ok "-o to /dev/null and to a FIFO writes in place"
+
 # --eol
 "$S" encrypt --to "$C/alice-rsa.pem" --eol crlf -i "$D/simple.eml" -o "$T/crlf.eml"
 [ "$(grep -c $'\r$' "$T/crlf.eml")" = "$(wc -l < "$T/crlf.eml")" ] || fail "--eol crlf left bare LFs"
