@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "smk-cert.h"
 #include "smk-envelope.h"
@@ -67,6 +68,7 @@ load_recipient(STACK_OF(X509) *recipients, const char *path)
 {
 	struct smk_error err;
 	STACK_OF(X509) *certs = smk_cert_load_file(path, &err);
+	EVP_PKEY *pkey;
 	X509 *c;
 
 	if (certs == NULL) {
@@ -75,6 +77,13 @@ load_recipient(STACK_OF(X509) *recipients, const char *path)
 	}
 	c = sk_X509_shift(certs);
 	smk_cert_stack_free(certs);
+	pkey = X509_get0_pubkey(c);
+	if (pkey == NULL || (!EVP_PKEY_is_a(pkey, "RSA") && !EVP_PKEY_is_a(pkey, "EC"))) {
+		tool_err("%s: key type %s cannot receive encrypted mail (need RSA or EC)", path,
+			 pkey ? EVP_PKEY_get0_type_name(pkey) : "(unreadable)");
+		X509_free(c);
+		return -1;
+	}
 	if (!sk_X509_push(recipients, c)) {
 		X509_free(c);
 		tool_err("out of memory");
@@ -95,7 +104,8 @@ status_for(enum smk_status code)
 }
 
 static int
-run_envelope(struct smk_envelope *env, int in_fd, const char *in_name, bool quiet)
+run_envelope(struct smk_envelope *env, int in_fd, const char *in_name, struct tool_out *out,
+	     bool quiet)
 {
 	unsigned char *buf = malloc(READ_CHUNK);
 	int status = TOOL_EXIT_OK;
@@ -125,7 +135,11 @@ run_envelope(struct smk_envelope *env, int in_fd, const char *in_name, bool quie
 		tool_err("%s: already encrypted, copied unchanged", in_name);
 	goto out;
 fail:
-	tool_err("%s: %s", in_name, smk_envelope_error(env)->msg);
+	if (out->failed)
+		tool_err("%s: %s: %s", in_name, smk_envelope_error(env)->msg,
+			 strerror(out->saved_errno));
+	else
+		tool_err("%s: %s", in_name, smk_envelope_error(env)->msg);
 	status = status_for(smk_envelope_error(env)->code);
 out:
 	OPENSSL_cleanse(buf, READ_CHUNK);	/* plaintext */
@@ -241,7 +255,7 @@ cmd_encrypt(int argc, char **argv)
 		status = status_for(err.code);
 		goto out;
 	}
-	status = run_envelope(env, in_fd, in_path, quiet);
+	status = run_envelope(env, in_fd, in_path, &out, quiet);
 	if (status == TOOL_EXIT_OK) {
 		if (tool_out_commit(&out) < 0)
 			status = EX_TEMPFAIL;

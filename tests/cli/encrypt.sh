@@ -88,12 +88,15 @@ printf 'garbage\n' > "$T/garbage.pem"
 expect_fail 78 "garbage.pem: not a certificate" --to "$T/garbage.pem"
 : > "$T/empty.pem"
 expect_fail 78 "empty.pem: empty" --to "$T/empty.pem"
-expect_fail 78 "key type ED25519 cannot receive encrypted mail \(need RSA or EC\)" --to "$C/alice-ed25519.pem"
+expect_fail 78 "alice-ed25519.pem: key type ED25519 cannot receive encrypted mail \(need RSA or EC\)" --to "$C/alice-ed25519.pem"
 s=$(status "$S" encrypt --to "$C/alice-rsa.pem" -i "$T/missing.eml" 2>"$T/err")
 [ "$s" = 66 ] || fail "missing input: exit $s, want 66"
 has_line "$T/err" 'missing.eml: cannot open' "missing input"
 s=$(status "$S" encrypt --to "$C/alice-rsa.pem" -i "$D/simple.eml" -o "$T/no/such/dir/x.eml" 2>"$T/err")
 [ "$s" = 73 ] || fail "uncreatable output: exit $s, want 73"
+s=$(status "$S" encrypt --to "$C/alice-rsa.pem" -i "$D/simple.eml" 2>"$T/err" >/dev/full)
+[ "$s" = 75 ] || fail "full disk: exit $s, want 75"
+has_line "$T/err" 'No space left on device' "full disk"
 ok "errors exit with sysexits codes and name the file and problem"
 
 # --help, --version, unknown command
