@@ -103,6 +103,11 @@ smk_detect_body(const struct smk_detect *d, const char *body, size_t len, bool f
 	unsigned char der[32];
 	size_t have = 0;
 
+	/* Only the first SMK_DETECT_BODY_MAX bytes count, however many the
+	 * caller has: else the verdict would depend on how the input was
+	 * split into writes. */
+	if (len > SMK_DETECT_BODY_MAX)
+		len = SMK_DETECT_BODY_MAX;
 	if (d->base64) {
 		/* Decode the first 32 base64 characters (24 bytes). */
 		unsigned char chars[33];

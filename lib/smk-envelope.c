@@ -743,6 +743,14 @@ hbuf_append(struct smk_envelope *env, const char *data, size_t len)
 		/* Copy rather than realloc so no stale plaintext is left behind. */
 		if (env->hbuf != NULL) {
 			memcpy(p, env->hbuf, env->hlen);
+			/* Parsed fields (ST_SNIFF) point into hbuf: move them too. */
+			for (size_t i = 0; i < env->fields.count; i++) {
+				struct smk_header_field *f = &env->fields.fields[i];
+
+				f->name = p + (f->name - env->hbuf);
+				f->value = p + (f->value - env->hbuf);
+				f->raw = p + (f->raw - env->hbuf);
+			}
 			OPENSSL_cleanse(env->hbuf, env->halloc);
 			free(env->hbuf);
 		}

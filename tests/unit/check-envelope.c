@@ -532,6 +532,74 @@ START_TEST(pgp_mime_passes_unchanged)
 }
 END_TEST
 
+START_TEST(sniff_with_growing_header_buffer)
+{
+	/* A pkcs7-mime label makes the envelope look at the body; while it
+	 * does, the header buffer grows and moves.  The fields it parsed must
+	 * move with it (found by fuzz-envelope, a use-after-free). */
+	size_t n = 0, hdr_end;
+	char *msg = malloc(16384), *want;
+
+	n += (size_t)sprintf(msg, "From: alice@example.org\nContent-Type: application/pkcs7-mime\nX-Long: ");
+	while (n < 4089)
+		msg[n++] = 'a';
+	msg[n++] = '\n';
+	msg[n++] = '\n';
+	hdr_end = n;
+	while (n < 4089 + 6000)
+		msg[n++] = '\n';	/* a long blank start of the body */
+	n += (size_t)sprintf(msg + n, "not base64 at all\n");
+
+	want = malloc(2 * n + 64);
+	{
+		size_t w = (size_t)sprintf(want, "Content-Type: application/pkcs7-mime\r\n\r\n");
+
+		for (size_t i = hdr_end; i < n; i++) {
+			if (msg[i] == '\n')
+				want[w++] = '\r';
+			want[w++] = msg[i];
+		}
+		add(fx.rsa);
+		run(msg, n, 128, SMK_ENVELOPE_ENCRYPTED);
+		assert_inner(fx.rsa_key, fx.rsa, want, w);
+		ck_assert(tu_has_line(fx.out.data, "From: alice@example.org\n"));
+	}
+	free(want);
+	free(msg);
+}
+END_TEST
+
+START_TEST(sniff_verdict_independent_of_chunking)
+{
+	/* More than SMK_DETECT_BODY_MAX blank bytes before a real
+	 * EnvelopedData body: the verdict is the same however it arrives. */
+	struct tu_buf inner_msg = { 0 };
+	enum smk_envelope_outcome oc, first = SMK_ENVELOPE_UNDECIDED;
+	static const size_t chunks[] = { 0, 1, 100, 5000 };
+	char *msg;
+	size_t n;
+
+	add(fx.rsa);
+	ck_assert_int_eq(tu_envelope(&fx.opts, plain_msg, strlen(plain_msg), 0, &inner_msg, &oc, &fx.err), 0);
+	/* Put 5000 blank lines between its header and its base64 body. */
+	n = tu_header_len(inner_msg.data, inner_msg.len);
+	msg = malloc(inner_msg.len + 5000);
+	memcpy(msg, inner_msg.data, n);
+	memset(msg + n, '\n', 5000);
+	memcpy(msg + n + 5000, inner_msg.data + n, inner_msg.len - n);
+	for (size_t i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
+		tu_buf_free(&fx.out);
+		ck_assert_int_eq(tu_envelope(&fx.opts, msg, inner_msg.len + 5000, chunks[i], &fx.out,
+					     &oc, &fx.err), 0);
+		if (i == 0)
+			first = oc;
+		ck_assert_int_eq(oc, first);
+	}
+	free(msg);
+	tu_buf_free(&inner_msg);
+}
+END_TEST
+
 START_TEST(fake_enveloped_label_is_encrypted)
 {
 	static const char msg[] = "Content-Type: application/pkcs7-mime; smime-type=enveloped-data\n"
@@ -706,6 +774,8 @@ envelope_suite(void)
 	tcase_add_test(pass, already_encrypted_passes_unchanged);
 	tcase_add_test(pass, pgp_mime_passes_unchanged);
 	tcase_add_test(pass, fake_enveloped_label_is_encrypted);
+	tcase_add_test(pass, sniff_with_growing_header_buffer);
+	tcase_add_test(pass, sniff_verdict_independent_of_chunking);
 	suite_add_tcase(s, pass);
 
 	tcase_add_checked_fixture(api, setup, teardown);
