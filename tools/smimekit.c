@@ -11,6 +11,7 @@
 static const struct tool_command commands[] = {
 	{ "encrypt", "encrypt a mail message to recipient certificates (S/MIME)", cmd_encrypt },
 	{ "cert", "check certificates against the recipient policy", cmd_cert },
+	{ "directory", "look up, publish and remove certificates in LDAP", cmd_directory },
 };
 
 static void
