@@ -293,9 +293,10 @@ status_of(int rc)
 	return SMK_LDAP_ERROR;
 }
 
-/* Tries the URIs in order from l->cur, wrapping, until one answers. */
+/* Tries the URIs in order from l->cur, wrapping, until one answers;
+ * the URI with index skip (one that just timed out) is left out. */
 static enum smk_ldap_status
-conn_open(struct smk_ldap *l, struct smk_error *err)
+conn_open(struct smk_ldap *l, size_t skip, struct smk_error *err)
 {
 	char tried[SMK_ERROR_MSG_MAX] = "";
 	size_t used = 0;
@@ -303,7 +304,14 @@ conn_open(struct smk_ldap *l, struct smk_error *err)
 	for (size_t k = 0; k < l->s.nuris; k++) {
 		size_t i = (l->cur + k) % l->s.nuris;
 		char why[512];
-		int rc = open_one(l, i, &l->ld, why, sizeof(why));
+		int rc;
+
+		if (i == skip) {
+			snprintf(why, sizeof(why), "timed out just now");
+			rc = LDAP_TIMEOUT;
+		} else {
+			rc = open_one(l, i, &l->ld, why, sizeof(why));
+		}
 
 		if (rc == LDAP_SUCCESS) {
 			if (k > 0)
@@ -330,22 +338,32 @@ conn_open(struct smk_ldap *l, struct smk_error *err)
 	return SMK_LDAP_UNAVAILABLE;
 }
 
+#define NO_SKIP ((size_t)-1)
+
+static enum smk_ldap_status
+ensure_connected(struct smk_ldap *l, size_t skip, struct smk_error *err)
+{
+	if (l->ld != NULL && l->pid != getpid())
+		conn_close(l);	/* after fork(): the child needs its own */
+	if (l->ld != NULL)
+		return SMK_LDAP_OK;
+	return conn_open(l, skip, err);
+}
+
 enum smk_ldap_status
 smk_ldap_connect(struct smk_ldap *l, struct smk_error *err)
 {
-	if (l->ld != NULL && l->pid != getpid())
-		conn_close(l);
-	if (l->ld != NULL)
-		return SMK_LDAP_OK;
-	return conn_open(l, err);
+	return ensure_connected(l, NO_SKIP, err);
 }
 
 enum smk_ldap_status
 smk_ldap_run(struct smk_ldap *l, smk_ldap_op_fn *op, void *ctx, const char *what,
 	     struct smk_error *err)
 {
+	size_t skip = NO_SKIP;
+
 	for (int attempt = 0; attempt < 2; attempt++) {
-		enum smk_ldap_status st = smk_ldap_connect(l, err);
+		enum smk_ldap_status st = ensure_connected(l, skip, err);
 		char why[512];
 		int rc;
 
@@ -363,19 +381,16 @@ smk_ldap_run(struct smk_ldap *l, smk_ldap_op_fn *op, void *ctx, const char *what
 		smk_ldap_log(l, SMK_LOG_WARNING, "directory %s: %s: %s%s", l->s.uris[l->cur], what,
 			     why, attempt == 0 ? ": reconnecting" : "");
 		conn_close(l);
-		if (rc == LDAP_TIMEOUT) {
-			/* A server that hangs is not retried at once. */
-			if (l->s.nuris == 1 || attempt > 0) {
-				smk_error_set(err, SMK_ERR_IO, "directory unavailable: %s: %s: %s",
-					      l->s.uris[l->cur], what, why);
-				return SMK_LDAP_UNAVAILABLE;
-			}
-			l->cur = (l->cur + 1) % l->s.nuris;
-		}
 		if (attempt > 0) {
-			smk_error_set(err, SMK_ERR_IO, "directory unavailable: %s: %s",
-				      what, why);
+			smk_error_set(err, SMK_ERR_IO, "directory unavailable: %s: %s: %s",
+				      l->s.uris[l->cur], what, why);
 			return SMK_LDAP_UNAVAILABLE;
+		}
+		/* A server that went away is reconnected to at once (a
+		 * restart); one that hangs is not tried again this time. */
+		if (rc == LDAP_TIMEOUT) {
+			skip = l->cur;
+			l->cur = (l->cur + 1) % l->s.nuris;
 		}
 	}
 	return SMK_LDAP_UNAVAILABLE;	/* not reached */

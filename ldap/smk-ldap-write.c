@@ -1,5 +1,13 @@
 /* smk-ldap-write.c - publishing and removing certificates, escrowed keys,
- * and listing every entry that has a certificate */
+ * and listing every entry that has a certificate
+ *
+ * userSMIMECertificate and userPKCS12 have no equality matching rule in
+ * the standard schema, so a server cannot add or delete single values of
+ * them: they are rewritten whole (old values kept, the new one added).
+ * To make that safe against a concurrent writer, the modification carries
+ * an assertion (RFC 4528) that the entry is as it was read (entryCSN, or
+ * modifyTimestamp); if it changed meanwhile, it is read again and retried.
+ */
 #include "config.h"
 
 #include <stdlib.h>
@@ -13,6 +21,8 @@
 
 #include "smk-cert.h"
 #include "smk-ldap-private.h"
+
+#define UPDATE_TRIES 5
 
 /* ---- reading one entry's raw values ------------------------------------ */
 
@@ -28,7 +38,6 @@ read_entry_op(struct smk_ldap *l, void *ctx)
 {
 	struct read_entry *r = ctx;
 	struct timeval tv = { .tv_sec = (time_t)l->s.timeout };
-
 	int rc;
 
 	ldap_msgfree(r->res);
@@ -74,20 +83,17 @@ read_entry(struct smk_ldap *l, struct read_entry *r, LDAPMessage **entry,
 	return SMK_LDAP_OK;
 }
 
-/* ---- modify ------------------------------------------------------------ */
-
-struct modify {
-	const char *dn;
-	LDAPMod **mods;
-};
-
-static int
-modify_op(struct smk_ldap *l, void *ctx)
+static size_t
+count_values(struct berval **vals)
 {
-	struct modify *m = ctx;
+	size_t n = 0;
 
-	return ldap_modify_ext_s(l->ld, m->dn, m->mods, NULL, NULL);
+	while (vals != NULL && vals[n] != NULL)
+		n++;
+	return n;
 }
+
+/* ---- modify, guarded by an assertion ------------------------------------ */
 
 /* One modification of attr with the given values (NULL: all values). */
 static LDAPMod *
@@ -103,12 +109,132 @@ mod_new(int op, const char *attr, struct berval **vals)
 	return m;
 }
 
-static enum smk_ldap_status
-modify(struct smk_ldap *l, const char *dn, LDAPMod **mods, struct smk_error *err)
+/* "(entryCSN=...)" for the entry as read (malloc'd), or NULL if it has
+ * neither entryCSN nor modifyTimestamp. */
+static char *
+entry_assertion(struct smk_ldap *l, LDAPMessage *entry)
 {
-	struct modify m = { dn, mods };
+	static const char *const attrs[] = { "entryCSN", "modifyTimestamp" };
+	char *out = NULL;
 
-	return smk_ldap_run(l, modify_op, &m, "modify", err);
+	for (size_t i = 0; i < 2 && out == NULL; i++) {
+		struct berval **v = values_of(l, entry, attrs[i]);
+		struct berval esc = { 0, NULL };
+
+		if (v != NULL && v[0] != NULL && ldap_bv2escaped_filter_value(v[0], &esc) == 0) {
+			if (asprintf(&out, "(%s=%.*s)", attrs[i], (int)esc.bv_len, esc.bv_val) < 0)
+				out = NULL;
+			ber_memfree(esc.bv_val);
+		}
+		ldap_value_free_len(v);
+	}
+	return out;
+}
+
+struct modify {
+	const char *dn;
+	LDAPMod **mods;
+	const char *assertion;
+	bool changed;	/* the assertion failed: the entry changed */
+};
+
+static int
+modify_op(struct smk_ldap *l, void *ctx)
+{
+	struct modify *m = ctx;
+	LDAPControl *ctrl = NULL, *ctrls[2] = { NULL, NULL };
+	int rc;
+
+	m->changed = false;
+	if (m->assertion != NULL) {
+		rc = ldap_create_assertion_control(l->ld, (char *)m->assertion, 1, &ctrl);
+		if (rc != LDAP_SUCCESS)
+			return rc;
+		ctrls[0] = ctrl;
+	}
+	rc = ldap_modify_ext_s(l->ld, m->dn, m->mods, ctrls[0] ? ctrls : NULL, NULL);
+	ldap_control_free(ctrl);
+	if (rc == LDAP_ASSERTION_FAILED) {
+		m->changed = true;
+		return LDAP_SUCCESS;
+	}
+	return rc;
+}
+
+/* A change to an entry: plan() looks at the entry as read and fills mods
+ * (NULL-terminated, at most 3); it returns how many, 0 for nothing to do,
+ * -1 on error.  release() frees what plan() made. */
+struct update {
+	const char *dn;
+	char **attrs;	/* to read; entryCSN and modifyTimestamp are added */
+	int (*plan)(struct update *u, struct smk_ldap *l, LDAPMessage *entry,
+		    struct smk_error *err);
+	void (*release)(struct update *u);
+	LDAPMod *mods[4];
+	void *ctx;
+	int planned;	/* modifications in the last try (0: nothing to do) */
+};
+
+static enum smk_ldap_status
+update_entry(struct smk_ldap *l, struct update *u, struct smk_error *err)
+{
+	char *attrs[8];
+	size_t na = 0;
+	enum smk_ldap_status st = SMK_LDAP_ERROR;
+
+	for (char **a = u->attrs; *a != NULL && na < 5; a++)
+		attrs[na++] = *a;
+	attrs[na++] = (char *)"entryCSN";
+	attrs[na++] = (char *)"modifyTimestamp";
+	attrs[na] = NULL;
+
+	for (int attempt = 0; attempt < UPDATE_TRIES; attempt++) {
+		struct read_entry r = { u->dn, attrs, NULL, false };
+		struct modify m = { u->dn, u->mods, NULL, false };
+		LDAPMessage *entry;
+		int n;
+
+		memset(u->mods, 0, sizeof(u->mods));
+		st = read_entry(l, &r, &entry, err);
+		n = st == SMK_LDAP_OK ? u->plan(u, l, entry, err) : 0;
+		u->planned = n;
+		if (st == SMK_LDAP_OK && n < 0)
+			st = SMK_LDAP_ERROR;
+		if (st == SMK_LDAP_OK && n > 0) {
+			char *assertion = entry_assertion(l, entry);
+
+			m.assertion = assertion;
+			st = smk_ldap_run(l, modify_op, &m, "modify", err);
+			free(assertion);
+		}
+		for (size_t i = 0; i < 4; i++)
+			free(u->mods[i]);
+		u->release(u);
+		ldap_msgfree(r.res);
+		if (st != SMK_LDAP_OK || !m.changed)
+			return st;
+		smk_ldap_log(l, SMK_LOG_INFO, "directory entry %s changed while updating it: retrying",
+			     u->dn);
+	}
+	smk_error_set(err, SMK_ERR_IO, "directory entry %s kept changing: gave up after %d tries",
+		      u->dn, UPDATE_TRIES);
+	return SMK_LDAP_ERROR;
+}
+
+/* The values of vals plus extra (a new NULL-terminated array pointing
+ * into both; free() it). */
+static struct berval **
+values_plus(struct berval **vals, struct berval *extra)
+{
+	size_t n = count_values(vals);
+	struct berval **all = calloc(n + 2, sizeof(*all));
+
+	if (all == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		all[i] = vals[i];
+	all[n] = extra;
+	return all;
 }
 
 /* ---- publish ----------------------------------------------------------- */
@@ -174,68 +300,74 @@ out:
 	return 0;
 }
 
+struct publish {
+	X509 *cert;
+	STACK_OF(X509) *chain;
+	struct berval der, p7;
+	struct berval *der_vals[2];
+	struct berval **have_der, **have_p7, **all_p7;
+};
+
+static int
+publish_plan(struct update *u, struct smk_ldap *l, LDAPMessage *entry, struct smk_error *err)
+{
+	struct publish *p = u->ctx;
+	int n = 0;
+
+	p->have_der = values_of(l, entry, SMK_LDAP_ATTR_CERT);
+	p->have_p7 = values_of(l, entry, SMK_LDAP_ATTR_SMIME);
+	if (!values_hold(p->have_der, p->cert, false)) {
+		p->der_vals[0] = &p->der;
+		p->der_vals[1] = NULL;
+		u->mods[n++] = mod_new(LDAP_MOD_ADD, SMK_LDAP_ATTR_CERT, p->der_vals);
+	}
+	if (!values_hold(p->have_p7, p->cert, true)) {
+		p->all_p7 = values_plus(p->have_p7, &p->p7);
+		u->mods[n++] = p->all_p7 ? mod_new(LDAP_MOD_REPLACE, SMK_LDAP_ATTR_SMIME, p->all_p7)
+					 : NULL;
+	}
+	for (int i = 0; i < n; i++) {
+		if (u->mods[i] == NULL)
+			return smk_error_set(err, SMK_ERR_NOMEM, "out of memory");
+	}
+	return n;
+}
+
+static void
+publish_release(struct update *u)
+{
+	struct publish *p = u->ctx;
+
+	ldap_value_free_len(p->have_der);
+	ldap_value_free_len(p->have_p7);
+	free(p->all_p7);
+	p->have_der = p->have_p7 = p->all_p7 = NULL;
+}
+
 enum smk_ldap_status
 smk_ldap_publish(struct smk_ldap *l, const char *dn, X509 *cert, STACK_OF(X509) *chain,
 		 bool *added, struct smk_error *err)
 {
 	static char *attrs[] = { SMK_LDAP_ATTR_CERT, SMK_LDAP_ATTR_SMIME, NULL };
-	struct read_entry r = { dn, attrs, NULL, false };
-	struct berval der = { 0, NULL }, p7 = { 0, NULL };
-	struct berval *der_vals[2] = { &der, NULL }, *p7_vals[2] = { &p7, NULL };
-	LDAPMod *mods[3] = { NULL, NULL, NULL };
-	struct berval **have_der = NULL, **have_p7 = NULL;
+	struct publish p = { .cert = cert, .chain = chain };
+	struct update u = { dn, attrs, publish_plan, publish_release, { NULL }, &p, 0 };
 	enum smk_ldap_status st;
-	LDAPMessage *entry;
-	size_t n = 0;
+	unsigned char *der = NULL;
 	int len;
 
 	*added = false;
-	st = read_entry(l, &r, &entry, err);
-	if (st != SMK_LDAP_OK)
-		goto out;
-	have_der = values_of(l, entry, SMK_LDAP_ATTR_CERT);
-	have_p7 = values_of(l, entry, SMK_LDAP_ATTR_SMIME);
-
-	if (!values_hold(have_der, cert, false)) {
-		unsigned char *p = NULL;
-
-		len = i2d_X509(cert, &p);
-		if (len <= 0) {
-			st = SMK_LDAP_ERROR;
-			smk_error_set(err, SMK_ERR_CERT, "cannot encode the certificate");
-			goto out;
-		}
-		der.bv_val = (char *)p;
-		der.bv_len = (ber_len_t)len;
-		mods[n++] = mod_new(LDAP_MOD_ADD, SMK_LDAP_ATTR_CERT, der_vals);
+	len = i2d_X509(cert, &der);
+	if (len <= 0 || certs_only(cert, chain, &p.p7) < 0) {
+		OPENSSL_free(der);
+		smk_error_set(err, SMK_ERR_CERT, "cannot encode the certificate");
+		return SMK_LDAP_ERROR;
 	}
-	if (!values_hold(have_p7, cert, true)) {
-		if (certs_only(cert, chain, &p7) < 0) {
-			st = SMK_LDAP_ERROR;
-			smk_error_set(err, SMK_ERR_CERT, "cannot make the PKCS#7 certs-only value");
-			goto out;
-		}
-		mods[n++] = mod_new(LDAP_MOD_ADD, SMK_LDAP_ATTR_SMIME, p7_vals);
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (mods[i] == NULL) {
-			st = SMK_LDAP_ERROR;
-			smk_error_set(err, SMK_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-	}
-	if (n > 0) {
-		st = modify(l, dn, mods, err);
-		*added = st == SMK_LDAP_OK;
-	}
-out:
-	for (size_t i = 0; i < n; i++)
-		free(mods[i]);
-	OPENSSL_free(der.bv_val);
-	OPENSSL_free(p7.bv_val);
-	ldap_value_free_len(have_der);
-	ldap_value_free_len(have_p7);
-	ldap_msgfree(r.res);
+	p.der.bv_val = (char *)der;
+	p.der.bv_len = (ber_len_t)len;
+	st = update_entry(l, &u, err);
+	*added = st == SMK_LDAP_OK && u.planned > 0;
+	OPENSSL_free(p.der.bv_val);
+	OPENSSL_free(p.p7.bv_val);
 	return st;
 }
 
@@ -290,30 +422,81 @@ value_matches(const struct berval *v, bool pkcs7, const char *serial_hex)
 	return hit;
 }
 
-/* Collects the values of vals that hold a matching certificate into del
- * (NULL-terminated, pointing into vals).  Without a serial, every value
- * goes, garbage included. */
+/* Splits vals into those to delete and those to keep (NULL-terminated
+ * arrays pointing into vals).  Without a serial every value goes,
+ * garbage included.  Returns how many go. */
 static size_t
-select_values(struct berval **vals, bool pkcs7, const char *serial_hex, struct berval **del)
+split_values(struct berval **vals, bool pkcs7, const char *serial_hex, struct berval **del,
+	     struct berval **keep)
 {
-	size_t n = 0;
+	size_t nd = 0, nk = 0;
 
 	for (size_t i = 0; vals != NULL && vals[i] != NULL; i++) {
 		if (serial_hex == NULL || value_matches(vals[i], pkcs7, serial_hex))
-			del[n++] = vals[i];
+			del[nd++] = vals[i];
+		else
+			keep[nk++] = vals[i];
 	}
-	del[n] = NULL;
+	del[nd] = keep[nk] = NULL;
+	return nd;
+}
+
+struct unpublish {
+	const char *serial_hex;
+	struct berval **have_der, **have_p7;
+	struct berval **del_der, **keep_der, **del_p7, **keep_p7;
+	size_t removed;
+};
+
+static int
+unpublish_plan(struct update *u, struct smk_ldap *l, LDAPMessage *entry, struct smk_error *err)
+{
+	struct unpublish *p = u->ctx;
+	size_t nder, np7, k;
+	int n = 0;
+
+	p->have_der = values_of(l, entry, SMK_LDAP_ATTR_CERT);
+	p->have_p7 = values_of(l, entry, SMK_LDAP_ATTR_SMIME);
+	nder = count_values(p->have_der);
+	np7 = count_values(p->have_p7);
+	p->del_der = calloc(nder + 1, sizeof(*p->del_der));
+	p->keep_der = calloc(nder + 1, sizeof(*p->keep_der));
+	p->del_p7 = calloc(np7 + 1, sizeof(*p->del_p7));
+	p->keep_p7 = calloc(np7 + 1, sizeof(*p->keep_p7));
+	if (!p->del_der || !p->keep_der || !p->del_p7 || !p->keep_p7)
+		return smk_error_set(err, SMK_ERR_NOMEM, "out of memory");
+	p->removed = 0;
+	if ((k = split_values(p->have_der, false, p->serial_hex, p->del_der, p->keep_der)) > 0) {
+		/* userCertificate has certificateExactMatch: single values can
+		 * go; all of them (garbage too, which the server cannot match)
+		 * go by deleting the attribute. */
+		u->mods[n++] = mod_new(LDAP_MOD_DELETE, SMK_LDAP_ATTR_CERT,
+				       p->serial_hex ? p->del_der : NULL);
+		p->removed += k;
+	}
+	if ((k = split_values(p->have_p7, true, p->serial_hex, p->del_p7, p->keep_p7)) > 0) {
+		u->mods[n++] = mod_new(LDAP_MOD_REPLACE, SMK_LDAP_ATTR_SMIME, p->keep_p7);
+		p->removed += k;
+	}
+	for (int i = 0; i < n; i++) {
+		if (u->mods[i] == NULL)
+			return smk_error_set(err, SMK_ERR_NOMEM, "out of memory");
+	}
 	return n;
 }
 
-static size_t
-count_values(struct berval **vals)
+static void
+unpublish_release(struct update *u)
 {
-	size_t n = 0;
+	struct unpublish *p = u->ctx;
 
-	while (vals != NULL && vals[n] != NULL)
-		n++;
-	return n;
+	ldap_value_free_len(p->have_der);
+	ldap_value_free_len(p->have_p7);
+	free(p->del_der);
+	free(p->keep_der);
+	free(p->del_p7);
+	free(p->keep_p7);
+	p->have_der = p->have_p7 = p->del_der = p->keep_der = p->del_p7 = p->keep_p7 = NULL;
 }
 
 enum smk_ldap_status
@@ -321,75 +504,53 @@ smk_ldap_unpublish(struct smk_ldap *l, const char *dn, const char *serial_hex, s
 		   struct smk_error *err)
 {
 	static char *attrs[] = { SMK_LDAP_ATTR_CERT, SMK_LDAP_ATTR_SMIME, NULL };
-	struct read_entry r = { dn, attrs, NULL, false };
-	struct berval **have_der = NULL, **have_p7 = NULL, **del_der = NULL, **del_p7 = NULL;
-	LDAPMod *mods[3] = { NULL, NULL, NULL };
-	size_t n = 0, nvalues = 0, k;
-	enum smk_ldap_status st;
-	LDAPMessage *entry;
+	struct unpublish p = { .serial_hex = serial_hex };
+	struct update u = { dn, attrs, unpublish_plan, unpublish_release, { NULL }, &p, 0 };
+	enum smk_ldap_status st = update_entry(l, &u, err);
 
-	*removed = 0;
-	st = read_entry(l, &r, &entry, err);
-	if (st != SMK_LDAP_OK)
-		goto out;
-	have_der = values_of(l, entry, SMK_LDAP_ATTR_CERT);
-	have_p7 = values_of(l, entry, SMK_LDAP_ATTR_SMIME);
-	del_der = calloc(count_values(have_der) + 1, sizeof(*del_der));
-	del_p7 = calloc(count_values(have_p7) + 1, sizeof(*del_p7));
-	if (del_der == NULL || del_p7 == NULL) {
-		st = SMK_LDAP_ERROR;
-		smk_error_set(err, SMK_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	if ((k = select_values(have_der, false, serial_hex, del_der)) > 0) {
-		mods[n++] = mod_new(LDAP_MOD_DELETE, SMK_LDAP_ATTR_CERT, del_der);
-		nvalues += k;
-	}
-	if ((k = select_values(have_p7, true, serial_hex, del_p7)) > 0) {
-		mods[n++] = mod_new(LDAP_MOD_DELETE, SMK_LDAP_ATTR_SMIME, del_p7);
-		nvalues += k;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (mods[i] == NULL) {
-			st = SMK_LDAP_ERROR;
-			smk_error_set(err, SMK_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-	}
-	if (n > 0) {
-		st = modify(l, dn, mods, err);
-		if (st == SMK_LDAP_OK)
-			*removed = nvalues;
-	}
-out:
-	for (size_t i = 0; i < n; i++)
-		free(mods[i]);
-	free(del_der);
-	free(del_p7);
-	ldap_value_free_len(have_der);
-	ldap_value_free_len(have_p7);
-	ldap_msgfree(r.res);
+	*removed = st == SMK_LDAP_OK ? p.removed : 0;
 	return st;
 }
 
 /* ---- escrow ---------------------------------------------------------------- */
 
+struct escrow {
+	struct berval value;
+	struct berval **have, **all;
+};
+
+static int
+escrow_plan(struct update *u, struct smk_ldap *l, LDAPMessage *entry, struct smk_error *err)
+{
+	struct escrow *e = u->ctx;
+
+	e->have = values_of(l, entry, SMK_LDAP_ATTR_PKCS12);
+	e->all = values_plus(e->have, &e->value);	/* old keys stay */
+	u->mods[0] = e->all ? mod_new(LDAP_MOD_REPLACE, SMK_LDAP_ATTR_PKCS12, e->all) : NULL;
+	if (u->mods[0] == NULL)
+		return smk_error_set(err, SMK_ERR_NOMEM, "out of memory");
+	return 1;
+}
+
+static void
+escrow_release(struct update *u)
+{
+	struct escrow *e = u->ctx;
+
+	ldap_value_free_len(e->have);
+	free(e->all);
+	e->have = e->all = NULL;
+}
+
 enum smk_ldap_status
 smk_ldap_escrow_add(struct smk_ldap *l, const char *dn, const unsigned char *p12, size_t len,
 		    struct smk_error *err)
 {
-	struct berval v = { .bv_len = (ber_len_t)len, .bv_val = (char *)p12 };
-	struct berval *vals[2] = { &v, NULL };
-	LDAPMod *mods[2] = { mod_new(LDAP_MOD_ADD, SMK_LDAP_ATTR_PKCS12, vals), NULL };
-	enum smk_ldap_status st;
+	static char *attrs[] = { SMK_LDAP_ATTR_PKCS12, NULL };
+	struct escrow e = { .value = { .bv_len = (ber_len_t)len, .bv_val = (char *)p12 } };
+	struct update u = { dn, attrs, escrow_plan, escrow_release, { NULL }, &e, 0 };
 
-	if (mods[0] == NULL) {
-		smk_error_set(err, SMK_ERR_NOMEM, "out of memory");
-		return SMK_LDAP_ERROR;
-	}
-	st = modify(l, dn, mods, err);
-	free(mods[0]);
-	return st;
+	return update_entry(l, &u, err);
 }
 
 enum smk_ldap_status

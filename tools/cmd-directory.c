@@ -358,6 +358,10 @@ cmd_list(struct dir_ctx *d)
 	st = smk_ldap_list(d->l, list_entry, &lc, &err);
 	if (st != SMK_LDAP_OK) {
 		tool_err("%s", err.msg);
+		if (strstr(err.msg, "Size limit exceeded") != NULL)
+			tool_err("hint: list every entry as an account without a size limit "
+				 "(--bind-dn an admin), or raise the server's limit for paged "
+				 "searches (OpenLDAP: olcLimits ... size.prtotal=unlimited)");
 		return status_exit(st);
 	}
 	fprintf(stderr, "%zu certificate%s%s\n", lc.shown, lc.shown == 1 ? "" : "s",
