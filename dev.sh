@@ -20,7 +20,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 # What building needs, and what the tests drive.
 deps_build=(build-essential autoconf automake libtool pkg-config openssl libssl-dev
 	check libp11-kit-dev libldap-dev dovecot-dev)
-deps_test=(gpgsm libnss3-tools clang libclang-rt-14-dev valgrind)
+deps_test=(gpgsm libnss3-tools clang libclang-rt-14-dev valgrind slapd ldap-utils)
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 die() { echo "dev.sh: $*" >&2; exit 1; }
