@@ -85,4 +85,47 @@ until lookup "$R" bob@example.org "$T/a" && [ "$(ncerts "$T/a")" = 2 ]; do
 done
 ok "after the provider restarts, changes reach the consumer again"
 
+# ---- the same through smimekit --------------------------------------------
+# Publish with `smimekit directory` on the provider, find it through the
+# consumer, and keep looking up with both URIs configured while either
+# server is stopped.
+S=$SMIMEKIT
+openssl req -new -newkey rsa:2048 -nodes -keyout "$T/carol.key" -subj "/CN=Carol" \
+	-out "$T/carol.csr" 2>/dev/null
+printf '%s\n' "basicConstraints=CA:false" "keyUsage=critical,digitalSignature,keyEncipherment" \
+	"extendedKeyUsage=emailProtection" "subjectAltName=email:carol@example.org" >"$T/carol.ext"
+openssl x509 -req -in "$T/carol.csr" -CA "$C/ca.pem" -CAkey "$C/ca.key" -set_serial 0xc0ffee \
+	-days 30 -extfile "$T/carol.ext" -out "$T/carol.pem" 2>/dev/null
+"$S" directory publish --uri "$P" --base "$B" --bind-dn "uid=admin-helper,$people" \
+	--bind-password-file "$T/admin-helper.pw" carol@example.org "$T/carol.pem" >"$T/out" ||
+	fail "smimekit directory publish on the provider: $(cat "$T/out")"
+has_line "$T/out" '^published serial C0FFEE ' "publish"
+end=$(($(date +%s) + 5))
+until "$S" directory lookup --uri "$R" --base "$B" --pem carol@example.org 2>"$T/err" >"$T/pem" &&
+	grep -q 'BEGIN CERTIFICATE' "$T/pem"; do
+	[ "$(date +%s)" -lt "$end" ] || fail "published certificate not found through the consumer: $(cat "$T/err")"
+	sleep 0.1
+done
+cmp -s <(openssl x509 -in "$T/pem" -outform DER) <(openssl x509 -in "$T/carol.pem" -outform DER) ||
+	fail "the consumer returned another certificate"
+ok "smimekit directory publish on the provider; lookup through the consumer finds it"
+
+both=(--uri "$R" --uri "$P" --base "$B")
+"$S" directory lookup "${both[@]}" carol@example.org 2>"$T/err" || fail "both up: $(cat "$T/err")"
+slapd_stop c
+"$S" directory lookup "${both[@]}" -v carol@example.org 2>"$T/err" ||
+	fail "consumer stopped: $(cat "$T/err")"
+has_line "$T/err" "from $P\$" "answered by the provider"
+slapd_start c
+slapd_stop p
+"$S" directory lookup "${both[@]}" -v carol@example.org 2>"$T/err" ||
+	fail "provider stopped: $(cat "$T/err")"
+has_line "$T/err" "from $R\$" "answered by the consumer"
+slapd_stop c
+s=0
+"$S" directory lookup "${both[@]}" carol@example.org 2>"$T/err" || s=$?
+[ "$s" = 2 ] || fail "both stopped: exit $s, want 2"
+has_line "$T/err" 'directory unavailable' "both stopped"
+ok "lookups with both URIs keep working while either server is stopped"
+
 done_testing
