@@ -16,6 +16,10 @@ serial() { openssl x509 -in "$C/$1.pem" -noout -serial | cut -d= -f2; }
 
 # probe SETTING=VALUE...: starts the long-lived client as a coprocess
 probe() {
+	if [ -n "${PROBE_PID:-}" ]; then
+		exec {PROBE[1]}>&-
+		wait "$PROBE_PID" || true
+	fi
 	coproc PROBE { exec "$SMK_LDAP_PROBE" "$@" 2>>"$T/probe.log"; }
 	on_exit "kill $PROBE_PID 2>/dev/null"
 }
@@ -60,6 +64,16 @@ ask lookup 'al*@example.org'
 want '^status=no-entry' "wildcard"
 ok "addresses with * ( ) match only themselves"
 
+# Two entries for one address: an error, never a guess.
+for u in dup1 dup2; do
+	printf 'dn: uid=%s,ou=people,%s\nobjectClass: inetOrgPerson\nuid: %s\ncn: %s\nsn: %s\nmail: dup@example.org\n\n' \
+		$u $base $u $u $u
+done > "$T/dup.ldif"
+slapd_add dir "$T/dup.ldif"
+ask lookup dup@example.org
+want '^status=error error=dup@example.org matches 2 directory entries \(filter .*\): refusing to guess$' "ambiguous"
+ok "an address that matches two entries is an error"
+
 : > "$T/probe.log"
 ask lookup garbage@example.org
 want "^status=ok dn=uid=garbage,ou=people,dc=example,dc=org certs=1 chain=0 skipped=4 serials=$(serial alice-rsa-new)\$" "garbage"
@@ -81,6 +95,28 @@ want '^status=no-cert .*hits=1 misses=2$' "carol first"
 ask cached carol@example.org
 want '^status=no-cert .*\(cached\) hits=2 misses=2$' "carol cached"
 ok "the cache answers repeated lookups, positive and negative"
+
+# The cache's bounds: at most cache_size addresses, least recently used
+# out first; entries expire after their TTL.
+probe uri="$uri" base=$base cache_size=2 cache_ttl=1 negative_cache_ttl=1
+ask cached alice@example.org
+want 'hits=0 misses=1$' "a"
+ask cached bob@example.org
+want 'hits=0 misses=2$' "b"
+ask cached alice@example.org
+want 'hits=1 misses=2$' "a again: hit"
+ask cached carol@example.org
+want 'hits=1 misses=3$' "c: evicts b, the least recently used"
+ask cached alice@example.org
+want 'hits=2 misses=3$' "a still cached"
+ask cached bob@example.org
+want '^status=ok .*hits=2 misses=4$' "b was evicted"
+sleep 1.2
+ask cached bob@example.org
+want '^status=ok .*hits=2 misses=5$' "b expired"
+ok "the cache keeps at most cache_size addresses (LRU) and honours the TTL"
+
+probe uri="$uri" base=$base filter='(|(mail=%s)(mailLocalAddress=%s))' timeout=3
 
 # Escrow: only the entry itself reads userPKCS12.
 alice=uid=alice,ou=people,dc=example,dc=org
