@@ -229,6 +229,9 @@ do_bind(struct smk_ldap *l, LDAP *ld)
 		cred.bv_len = strlen(l->s.bind_password);
 		return ldap_sasl_bind_s(ld, l->s.bind_dn, LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
 	case SMK_LDAP_BIND_SASL_EXTERNAL:
+		/* Empty credentials (not absent ones): no authorization
+		 * identity, so the server completes the bind in one step. */
+		cred.bv_val = (char *)"";
 		return ldap_sasl_bind_s(ld, NULL, "EXTERNAL", &cred, NULL, NULL, NULL);
 	case SMK_LDAP_BIND_ANONYMOUS:
 		break;
@@ -258,6 +261,15 @@ open_one(struct smk_ldap *l, size_t i, LDAP **out, char *why, size_t whylen)
 	}
 	if (l->s.starttls) {
 		rc = ldap_start_tls_s(ld, NULL, NULL);
+		if (rc == LDAP_CONNECT_ERROR) {
+			/* The server took the request; the handshake failed.
+			 * libldap (GnuTLS) says no more than that. */
+			snprintf(why, whylen, "StartTLS: TLS handshake failed: server certificate "
+				 "not trusted by %s, or not for this host",
+				 l->s.tls_ca_file ? l->s.tls_ca_file : "the system CAs");
+			ldap_unbind_ext_s(ld, NULL, NULL);
+			return LDAP_OTHER;	/* a setup problem, not an outage */
+		}
 		if (rc != LDAP_SUCCESS) {
 			char d[256];
 
@@ -272,8 +284,11 @@ open_one(struct smk_ldap *l, size_t i, LDAP **out, char *why, size_t whylen)
 		char d[256];
 
 		describe(ld, rc, d, sizeof(d));
-		snprintf(why, whylen, "bind%s%s: %s", l->s.bind_dn ? " as " : "",
-			 l->s.bind_dn ? l->s.bind_dn : "", d);
+		snprintf(why, whylen, "bind%s%s: %s%s", l->s.bind_dn ? " as " : "",
+			 l->s.bind_dn ? l->s.bind_dn : "", d,
+			 ldap_is_ldaps_url(l->s.uris[i]) && is_unreachable(rc)
+				 ? " (for ldaps://, also check tls_ca_file and the server certificate)"
+				 : "");
 		ldap_unbind_ext_s(ld, NULL, NULL);
 		return rc;
 	}

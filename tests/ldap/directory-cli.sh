@@ -119,6 +119,13 @@ run 0 "$S" directory unpublish "${admin[@]}" carol@example.org --all
 run 1 "$S" directory lookup carol@example.org
 ok "unpublish by serial (leading zeros, any case) and --all"
 
+# SASL EXTERNAL over ldapi: root on the server administers without a password
+printf '[directory]\nuri = %s\nbase = %s\nbind = sasl-external\n' "$(slapd_ldapi dir)" "$base" > "$T/ldapi.conf"
+run 0 "$S" directory publish --config "$T/ldapi.conf" carol@example.org "$T/carol.pem"
+has_line "$T/out" '^published serial 7E57 ' "publish over ldapi"
+run 0 "$S" directory unpublish --config "$T/ldapi.conf" carol@example.org --all
+ok "bind = sasl-external over ldapi:// (root on the server)"
+
 # unpublish --all also clears garbage values
 run 0 "$S" directory unpublish "${admin[@]}" garbage@example.org --all
 has_line "$T/out" 'removed 5 certificate values' "garbage removed"

@@ -26,6 +26,8 @@
 #     refuses the broken certificates over LDAP), so a running server is
 #     stopped and started again around it.  Not for a consumer: load its
 #     provider.
+# slapd_tls NAME CERT KEY   present CERT: StartTLS on the ldap:// port and an
+#     ldaps:// listener (slapd_ldaps_uri NAME); before slapd_start.
 # slapd_wait_for NAME FILTER TIMEOUT
 #     anonymous searches until an entry matches; status 1 after TIMEOUT s.
 #
@@ -278,7 +280,8 @@ slapd_start() {
 		uri=$(slapd_uri "$name")
 		echo "--- slapd_start $name $uri (try $try)" >>"$d/slapd.log"
 		lines=$(wc -l <"$d/slapd.log")
-		slapd -F "$d/slapd.d" -h "$uri/ $(slapd_ldapi "$name")" -d "${SMK_SLAPD_DEBUG:-none}" \
+		slapd -F "$d/slapd.d" -h "$uri/ $(slapd_ldapi "$name")$(_slapd_ldaps_listener "$d")" \
+			-d "${SMK_SLAPD_DEBUG:-none}" \
 			</dev/null >>"$d/slapd.log" 2>&1 &
 		pid=$!
 		echo "$pid" >"$d/pid"
@@ -311,6 +314,33 @@ slapd_start() {
 	done
 	tail -n 30 "$d/slapd.log" >&2
 	fail "slapd_start: $name: no port to listen on"
+}
+
+# slapd_tls NAME CERT KEY: the server presents CERT (StartTLS on its ldap://
+# port, and an ldaps:// listener on a second port, see slapd_ldaps_uri).
+slapd_tls() {
+	local name=${1:?usage: slapd_tls NAME CERT KEY} cert=${2:?} key=${3:?} d
+	d=$(_slapd_d "$name")
+	_slapd_running "$d" && fail "slapd_tls: stop $name first"
+	cp "$cert" "$d/server.pem"
+	cp "$key" "$d/server.key"
+	chmod 600 "$d/server.key"
+	printf '%s\n' "dn: cn=config" "changetype: modify" \
+		"replace: olcTLSCertificateFile" "olcTLSCertificateFile: $d/server.pem" "-" \
+		"replace: olcTLSCertificateKeyFile" "olcTLSCertificateKeyFile: $d/server.key" \
+		>"$d/tls.ldif"
+	_slapd_tool "$d" slapmodify -n0 -F "$d/slapd.d" -l "$d/tls.ldif"
+	_slapd_free_port >"$d/ldaps_port"
+}
+
+# " ldaps://127.0.0.1:PORT/" when slapd_tls was used, else nothing.
+_slapd_ldaps_listener() {
+	[ -s "$1/ldaps_port" ] && printf ' ldaps://127.0.0.1:%s/' "$(cat "$1/ldaps_port")"
+	return 0
+}
+
+slapd_ldaps_uri() {
+	echo "ldaps://127.0.0.1:$(cat "$(_slapd_d "${1:?usage: slapd_ldaps_uri NAME}")/ldaps_port")"
 }
 
 slapd_stop() {
