@@ -23,6 +23,8 @@ escape(const char *s, size_t len)
 	struct berval in = { .bv_len = len, .bv_val = (char *)s }, out = { 0, NULL };
 	char *copy;
 
+	if (len == 0)
+		return strdup("");	/* libldap gives no buffer for nothing */
 	if (ldap_bv2escaped_filter_value(&in, &out) != 0)
 		return NULL;
 	copy = strndup(out.bv_val, out.bv_len);

@@ -35,6 +35,10 @@ START_TEST(filter_escaping)
 		      "(|(mail=a\\2Ab@example.org)(mailLocalAddress=a\\2Ab@example.org))");
 	expect_filter("(&(uid=%u)(o=%d)(x=100%%))", "al*ce@Example.ORG",
 		      "(&(uid=al\\2Ace)(o=Example.ORG)(x=100%))");
+	/* no '@': an empty domain, the whole address as local part (found by
+	 * fuzz-config: an empty value once reached strndup(NULL)) */
+	expect_filter("(&(uid=%u)(o=%d))", "nodomain", "(&(uid=nodomain)(o=))");
+	expect_filter("(&(uid=%u)(o=%d))", "@", "(&(uid=)(o=))");
 	/* 8-bit (UTF-8) bytes are escaped too; the server matches the octets */
 	expect_filter(NULL, "j\xc3\xb6rg@example.org", "(mail=j\\C3\\B6rg@example.org)");
 }
