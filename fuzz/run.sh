@@ -22,7 +22,7 @@ shift 2
 case $seconds in
 ''|*[!0-9]*) usage ;;
 esac
-[ $# -gt 0 ] || set -- fuzz-header fuzz-detect fuzz-envelope fuzz-cert fuzz-config
+[ $# -gt 0 ] || set -- fuzz-header fuzz-detect fuzz-envelope fuzz-cert fuzz-config fuzz-ldap-der
 
 srcdir=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/smimekit-fuzz.XXXXXX") || exit 1

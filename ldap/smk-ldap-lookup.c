@@ -13,7 +13,6 @@
 
 #include <ldap.h>
 #include <openssl/err.h>
-#include <openssl/pkcs7.h>
 #include <openssl/x509v3.h>
 
 #include "smk-ldap-private.h"
@@ -80,39 +79,27 @@ smk_ldap_parse_cert(const struct berval *bv)
 	return x;
 }
 
-/* Appends cert's DER to the list unless it is there already.  Returns 1
- * added, 0 already there, -1 out of memory. */
+/* Appends a copy of der[0..len) to the list unless it is there already.
+ * Returns 1 added, 0 already there, -1 out of memory. */
 static int
-der_add(struct smk_der **list, size_t *n, X509 *cert)
+der_add(struct smk_der **list, size_t *n, const unsigned char *der, size_t len)
 {
-	unsigned char *der = NULL;
-	int len = i2d_X509(cert, &der);
 	struct smk_der *grown;
 
-	if (len <= 0)
-		return -1;
 	for (size_t i = 0; i < *n; i++) {
-		if ((*list)[i].len == (size_t)len && memcmp((*list)[i].data, der, (size_t)len) == 0) {
-			OPENSSL_free(der);
+		if ((*list)[i].len == len && memcmp((*list)[i].data, der, len) == 0)
 			return 0;
-		}
 	}
 	grown = reallocarray(*list, *n + 1, sizeof(**list));
-	if (grown == NULL) {
-		OPENSSL_free(der);
+	if (grown == NULL)
 		return -1;
-	}
 	*list = grown;
-	/* Own copy with malloc, so smk_der_free_all can use free(). */
-	grown[*n].data = malloc((size_t)len);
-	if (grown[*n].data == NULL) {
-		OPENSSL_free(der);
+	grown[*n].data = malloc(len);
+	if (grown[*n].data == NULL)
 		return -1;
-	}
-	memcpy(grown[*n].data, der, (size_t)len);
-	grown[*n].len = (size_t)len;
+	memcpy(grown[*n].data, der, len);
+	grown[*n].len = len;
 	(*n)++;
-	OPENSSL_free(der);
 	return 1;
 }
 
@@ -120,6 +107,7 @@ struct entry_ctx {
 	struct smk_ldap *l;
 	struct smk_ldap_certs *c;
 	const char *label;	/* address, for log lines */
+	size_t leaves;		/* end-entity certificates in the current PKCS#7 */
 	bool oom;
 };
 
@@ -133,9 +121,12 @@ skip(struct entry_ctx *e, const char *attr, size_t idx, size_t len, const char *
 }
 
 static void
-take_cert(struct entry_ctx *e, X509 *x)
+take(struct entry_ctx *e, bool chain, const unsigned char *der, size_t len)
 {
-	if (der_add(&e->c->certs, &e->c->ncerts, x) < 0)
+	int r = chain ? der_add(&e->c->chain, &e->c->nchain, der, len)
+		      : der_add(&e->c->certs, &e->c->ncerts, der, len);
+
+	if (r < 0)
 		e->oom = true;
 }
 
@@ -143,16 +134,35 @@ static void
 cert_values(struct entry_ctx *e, const char *attr, struct berval **vals)
 {
 	for (size_t i = 0; vals != NULL && vals[i] != NULL; i++) {
-		X509 *x = smk_ldap_parse_cert(vals[i]);
+		const unsigned char *der = (const unsigned char *)vals[i]->bv_val;
+		size_t len = vals[i]->bv_len;
 
-		if (x == NULL)
-			skip(e, attr, i, vals[i]->bv_len, "is not a DER certificate");
-		else if (X509_check_ca(x) != 0)
-			skip(e, attr, i, vals[i]->bv_len, "is a CA certificate");
-		else
-			take_cert(e, x);
-		X509_free(x);
+		switch (smk_ldap_der_kind(der, len)) {
+		case SMK_LDAP_DER_CERT:
+			take(e, false, der, len);
+			break;
+		case SMK_LDAP_DER_CA:
+			skip(e, attr, i, len, "is a CA certificate");
+			break;
+		case SMK_LDAP_DER_BAD:
+			skip(e, attr, i, len, "is not a DER certificate");
+			break;
+		}
 	}
+}
+
+/* A certificate inside a PKCS#7 value: end-entity ones are candidates,
+ * CA ones the chain; anything else there is ignored. */
+static void
+pkcs7_cert(void *ctx, const unsigned char *der, size_t len)
+{
+	struct entry_ctx *e = ctx;
+	enum smk_ldap_der_kind kind = smk_ldap_der_kind(der, len);
+
+	if (kind == SMK_LDAP_DER_BAD)
+		return;
+	take(e, kind == SMK_LDAP_DER_CA, der, len);
+	e->leaves += kind == SMK_LDAP_DER_CERT;
 }
 
 /* userSMIMECertificate: PKCS#7 certs-only (end-entity certificates and
@@ -161,40 +171,26 @@ static void
 smime_values(struct entry_ctx *e, const char *attr, struct berval **vals)
 {
 	for (size_t i = 0; vals != NULL && vals[i] != NULL; i++) {
-		const unsigned char *p = (const unsigned char *)vals[i]->bv_val;
-		PKCS7 *p7 = d2i_PKCS7(NULL, &p, (long)vals[i]->bv_len);
-		STACK_OF(X509) *certs = NULL;
-		size_t leaves = 0;
+		const unsigned char *der = (const unsigned char *)vals[i]->bv_val;
+		size_t len = vals[i]->bv_len;
 
-		ERR_clear_error();
-		if (p7 == NULL || p != (const unsigned char *)vals[i]->bv_val + vals[i]->bv_len ||
-		    !PKCS7_type_is_signed(p7) || p7->d.sign == NULL) {
-			X509 *x = smk_ldap_parse_cert(vals[i]);
-
-			if (x != NULL && X509_check_ca(x) == 0)
-				take_cert(e, x);
-			else
-				skip(e, attr, i, vals[i]->bv_len,
-				     x ? "is a CA certificate" : "is not PKCS#7 certs-only");
-			X509_free(x);
-			PKCS7_free(p7);
+		e->leaves = 0;
+		if (smk_ldap_pkcs7_certs(der, len, pkcs7_cert, e) >= 0) {
+			if (e->leaves == 0)
+				skip(e, attr, i, len, "holds no end-entity certificate");
 			continue;
 		}
-		certs = p7->d.sign->cert;
-		for (int j = 0; j < sk_X509_num(certs); j++) {
-			X509 *x = sk_X509_value(certs, j);
-
-			if (X509_check_ca(x) != 0) {
-				if (der_add(&e->c->chain, &e->c->nchain, x) < 0)
-					e->oom = true;
-			} else {
-				take_cert(e, x);
-				leaves++;
-			}
+		switch (smk_ldap_der_kind(der, len)) {
+		case SMK_LDAP_DER_CERT:
+			take(e, false, der, len);
+			break;
+		case SMK_LDAP_DER_CA:
+			skip(e, attr, i, len, "is a CA certificate");
+			break;
+		case SMK_LDAP_DER_BAD:
+			skip(e, attr, i, len, "is not PKCS#7 certs-only");
+			break;
 		}
-		if (leaves == 0)
-			skip(e, attr, i, vals[i]->bv_len, "holds no end-entity certificate");
-		PKCS7_free(p7);
 	}
 }
 

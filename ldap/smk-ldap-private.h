@@ -33,8 +33,22 @@ enum smk_ldap_status smk_ldap_run(struct smk_ldap *l, smk_ldap_op_fn *op, void *
 struct smk_ldap_certs *smk_ldap_certs_from_entry(struct smk_ldap *l, LDAPMessage *entry,
 						 const char *label);
 
-/* Does the value hold exactly one DER element (no trailing bytes)? */
+/* A whole X.509 certificate from a value (no trailing bytes), or NULL. */
 X509 *smk_ldap_parse_cert(const struct berval *bv);
+
+/* Without decoding keys (smk-ldap-der.c): is der[0..len) a certificate,
+ * and a CA certificate? */
+enum smk_ldap_der_kind {
+	SMK_LDAP_DER_BAD,	/* not a certificate */
+	SMK_LDAP_DER_CERT,	/* an end-entity certificate */
+	SMK_LDAP_DER_CA,	/* a CA certificate */
+};
+enum smk_ldap_der_kind smk_ldap_der_kind(const unsigned char *der, size_t len);
+
+/* Calls fn for each certificate of a PKCS#7 certs-only SignedData;
+ * returns how many, or -1 if der is not one. */
+typedef void smk_ldap_der_fn(void *ctx, const unsigned char *der, size_t len);
+int smk_ldap_pkcs7_certs(const unsigned char *der, size_t len, smk_ldap_der_fn *fn, void *ctx);
 
 #define SMK_LDAP_ATTR_CERT "userCertificate;binary"
 #define SMK_LDAP_ATTR_SMIME "userSMIMECertificate"
