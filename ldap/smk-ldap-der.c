@@ -34,15 +34,17 @@ ASN1_SEQUENCE(SMK_SPKI) = {
 	ASN1_SIMPLE(SMK_SPKI, key, ASN1_BIT_STRING),
 } static_ASN1_SEQUENCE_END(SMK_SPKI)
 
-/* TBSCertificate with OpenSSL's own types for everything but the key, so
- * that it accepts exactly what d2i_X509 accepts. */
+/* TBSCertificate with OpenSSL's own types for everything but the key and
+ * the names, so that it accepts what d2i_X509 accepts.  Names are read as
+ * SEQUENCE OF ANY: X509_NAME would also build their canonical form, the
+ * next most costly step, which nothing here needs. */
 typedef struct {
 	ASN1_INTEGER *version;
 	ASN1_INTEGER *serial;
 	X509_ALGOR *signature;
-	X509_NAME *issuer;
+	ASN1_SEQUENCE_ANY *issuer;
 	X509_VAL *validity;
-	X509_NAME *subject;
+	ASN1_SEQUENCE_ANY *subject;
 	SMK_SPKI *spki;
 	ASN1_BIT_STRING *issuer_uid;
 	ASN1_BIT_STRING *subject_uid;
@@ -53,9 +55,9 @@ ASN1_SEQUENCE(SMK_TBS) = {
 	ASN1_EXP_OPT(SMK_TBS, version, ASN1_INTEGER, 0),
 	ASN1_SIMPLE(SMK_TBS, serial, ASN1_INTEGER),
 	ASN1_SIMPLE(SMK_TBS, signature, X509_ALGOR),
-	ASN1_SIMPLE(SMK_TBS, issuer, X509_NAME),
+	ASN1_SIMPLE(SMK_TBS, issuer, ASN1_SEQUENCE_ANY),
 	ASN1_SIMPLE(SMK_TBS, validity, X509_VAL),
-	ASN1_SIMPLE(SMK_TBS, subject, X509_NAME),
+	ASN1_SIMPLE(SMK_TBS, subject, ASN1_SEQUENCE_ANY),
 	ASN1_SIMPLE(SMK_TBS, spki, SMK_SPKI),
 	ASN1_IMP_OPT(SMK_TBS, issuer_uid, ASN1_BIT_STRING, 1),
 	ASN1_IMP_OPT(SMK_TBS, subject_uid, ASN1_BIT_STRING, 2),
@@ -78,6 +80,18 @@ static bool
 is_sequence(const ASN1_TYPE *t)
 {
 	return t != NULL && t->type == V_ASN1_SEQUENCE;
+}
+
+static bool
+same_name(const ASN1_SEQUENCE_ANY *a, const ASN1_SEQUENCE_ANY *b)
+{
+	unsigned char *da = NULL, *db = NULL;
+	int la = i2d_ASN1_SEQUENCE_ANY(a, &da), lb = i2d_ASN1_SEQUENCE_ANY(b, &db);
+	bool same = la > 0 && la == lb && memcmp(da, db, (size_t)la) == 0;
+
+	OPENSSL_free(da);
+	OPENSSL_free(db);
+	return same;
 }
 
 /* What X509_check_ca counts as a CA: a keyUsage, if present, must allow
@@ -113,25 +127,213 @@ tbs_is_ca(const SMK_TBS *tbs)
 		return ca;
 	if (have_ku)
 		return true;
-	/* v1 (no version field) and issuer == subject: a v1 root */
-	return tbs->version == NULL && X509_NAME_cmp(tbs->issuer, tbs->subject) == 0;
+	/* v1 (version absent or 0) and issuer == subject: a v1 root */
+	return (tbs->version == NULL || ASN1_INTEGER_get(tbs->version) == 0) &&
+	       same_name(tbs->issuer, tbs->subject);
 }
 
-enum smk_ldap_der_kind
-smk_ldap_der_kind(const unsigned char *der, size_t len)
+/* The full template reading: anything well-formed enough for OpenSSL. */
+static enum smk_ldap_der_kind
+template_kind(const unsigned char *der, size_t len)
 {
 	const unsigned char *p = der;
 	SMK_CERT *c;
 	enum smk_ldap_der_kind kind = SMK_LDAP_DER_BAD;
 
-	if (len == 0 || len > 1024 * 1024)
-		return SMK_LDAP_DER_BAD;
 	c = (SMK_CERT *)ASN1_item_d2i(NULL, &p, (long)len, ASN1_ITEM_rptr(SMK_CERT));
 	if (c != NULL && p == der + len)
 		kind = tbs_is_ca(c->tbs) ? SMK_LDAP_DER_CA : SMK_LDAP_DER_CERT;
 	ASN1_item_free((ASN1_VALUE *)c, ASN1_ITEM_rptr(SMK_CERT));
 	ERR_clear_error();
 	return kind;
+}
+
+/* ---- the fast path: a walk over DER TLVs ----------------------------------
+ *
+ * Even the templates allocate an object per field: ~12 us a certificate.
+ * Ordinary certificates are plain DER, so their outline is walked with
+ * ASN1_get_object (OpenSSL's TLV reader, which checks every length
+ * against its buffer); only basicConstraints and keyUsage are decoded,
+ * with OpenSSL's own d2i.  Anything the walk does not expect (indefinite
+ * lengths, a missing field, a duplicated extension, ...) goes to the
+ * templates, which have the last word.  Field contents (names, times,
+ * integers) are not checked here: the policy parses the certificates it
+ * uses and refuses what does not parse. */
+
+struct tlv {
+	int tag, cls;
+	bool cons;
+	const unsigned char *val;
+	long len;
+};
+
+static bool
+tlv_next(const unsigned char **p, const unsigned char *end, struct tlv *t)
+{
+	const unsigned char *q = *p;
+	int r;
+
+	if (q >= end)
+		return false;
+	r = ASN1_get_object(&q, &t->len, &t->tag, &t->cls, (long)(end - q));
+	if ((r & 0x80) || (r & 0x01))	/* error, or indefinite length */
+		return false;
+	t->cons = (r & V_ASN1_CONSTRUCTED) != 0;
+	t->val = q;
+	*p = q + t->len;
+	return true;
+}
+
+static bool
+tlv_is(const struct tlv *t, int cls, int tag, bool cons)
+{
+	return t->cls == cls && t->tag == tag && t->cons == cons;
+}
+
+static const unsigned char oid_bc[] = { 0x55, 0x1d, 0x13 };	/* 2.5.29.19 */
+static const unsigned char oid_ku[] = { 0x55, 0x1d, 0x0f };	/* 2.5.29.15 */
+
+struct fast {
+	bool have_bc, ca, have_ku, cert_sign;
+};
+
+/* One Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE,
+ * extnValue OCTET STRING }.  False: leave it to the templates. */
+static bool
+fast_extension(const struct tlv *ext, struct fast *f)
+{
+	const unsigned char *p = ext->val, *end = ext->val + ext->len, *v;
+	struct tlv oid, x;
+	bool is_bc, is_ku;
+
+	if (!tlv_is(ext, V_ASN1_UNIVERSAL, V_ASN1_SEQUENCE, true) || !tlv_next(&p, end, &oid) ||
+	    !tlv_is(&oid, V_ASN1_UNIVERSAL, V_ASN1_OBJECT, false) || !tlv_next(&p, end, &x))
+		return false;
+	if (tlv_is(&x, V_ASN1_UNIVERSAL, V_ASN1_BOOLEAN, false) && !tlv_next(&p, end, &x))
+		return false;
+	if (!tlv_is(&x, V_ASN1_UNIVERSAL, V_ASN1_OCTET_STRING, false) || p != end)
+		return false;
+	is_bc = oid.len == 3 && memcmp(oid.val, oid_bc, 3) == 0;
+	is_ku = oid.len == 3 && memcmp(oid.val, oid_ku, 3) == 0;
+	v = x.val;
+	if (is_bc) {
+		BASIC_CONSTRAINTS *bc = d2i_BASIC_CONSTRAINTS(NULL, &v, x.len);
+		bool whole = bc != NULL && v == x.val + x.len;
+
+		if (f->have_bc || !whole) {	/* duplicated or unreadable */
+			BASIC_CONSTRAINTS_free(bc);
+			return false;
+		}
+		f->have_bc = true;
+		f->ca = bc->ca != 0;
+		BASIC_CONSTRAINTS_free(bc);
+	} else if (is_ku) {
+		ASN1_BIT_STRING *ku = d2i_ASN1_BIT_STRING(NULL, &v, x.len);
+		bool whole = ku != NULL && v == x.val + x.len;
+
+		if (f->have_ku || !whole) {
+			ASN1_BIT_STRING_free(ku);
+			return false;
+		}
+		f->have_ku = true;
+		f->cert_sign = ASN1_BIT_STRING_get_bit(ku, 5) != 0;
+		ASN1_BIT_STRING_free(ku);
+	}
+	return true;
+}
+
+/* Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm,
+ * signatureValue BIT STRING }.  Returns BAD for "not sure". */
+static enum smk_ldap_der_kind
+fast_kind(const unsigned char *der, size_t len, bool *sure)
+{
+	const unsigned char *p = der, *end = der + len, *c, *cend, *t, *tend;
+	struct tlv cert, tbs, x, issuer = { 0 }, subject = { 0 };
+	struct fast f = { false, false, false, false };
+	bool v1 = true;
+
+	*sure = false;
+	if (!tlv_next(&p, end, &cert) || p != end ||
+	    !tlv_is(&cert, V_ASN1_UNIVERSAL, V_ASN1_SEQUENCE, true))
+		return SMK_LDAP_DER_BAD;
+	c = cert.val;
+	cend = c + cert.len;
+	if (!tlv_next(&c, cend, &tbs) || !tlv_is(&tbs, V_ASN1_UNIVERSAL, V_ASN1_SEQUENCE, true) ||
+	    !tlv_next(&c, cend, &x) || !tlv_is(&x, V_ASN1_UNIVERSAL, V_ASN1_SEQUENCE, true) ||
+	    !tlv_next(&c, cend, &x) || !tlv_is(&x, V_ASN1_UNIVERSAL, V_ASN1_BIT_STRING, false) ||
+	    c != cend)
+		return SMK_LDAP_DER_BAD;
+
+	t = tbs.val;
+	tend = t + tbs.len;
+	if (!tlv_next(&t, tend, &x))
+		return SMK_LDAP_DER_BAD;
+	if (tlv_is(&x, V_ASN1_CONTEXT_SPECIFIC, 0, true)) {	/* [0] version */
+		const unsigned char *vp = x.val;
+		struct tlv ver;
+
+		if (!tlv_next(&vp, x.val + x.len, &ver) || vp != x.val + x.len ||
+		    !tlv_is(&ver, V_ASN1_UNIVERSAL, V_ASN1_INTEGER, false) || ver.len != 1)
+			return SMK_LDAP_DER_BAD;
+		v1 = ver.val[0] == 0;
+		if (!tlv_next(&t, tend, &x))
+			return SMK_LDAP_DER_BAD;
+	}
+	if (!tlv_is(&x, V_ASN1_UNIVERSAL, V_ASN1_INTEGER, false))	/* serialNumber */
+		return SMK_LDAP_DER_BAD;
+	/* signature, issuer, validity, subject, subjectPublicKeyInfo */
+	for (int i = 0; i < 5; i++) {
+		if (!tlv_next(&t, tend, &x) || !tlv_is(&x, V_ASN1_UNIVERSAL, V_ASN1_SEQUENCE, true))
+			return SMK_LDAP_DER_BAD;
+		if (i == 1)
+			issuer = x;
+		else if (i == 3)
+			subject = x;
+	}
+	/* [1] issuerUniqueID, [2] subjectUniqueID, [3] extensions */
+	for (int want = 1; t < tend; want++) {
+		if (!tlv_next(&t, tend, &x) || x.cls != V_ASN1_CONTEXT_SPECIFIC || x.tag < want ||
+		    x.tag > 3)
+			return SMK_LDAP_DER_BAD;
+		want = x.tag;
+		if (x.tag < 3 && x.cons)	/* unique IDs: IMPLICIT BIT STRING */
+			return SMK_LDAP_DER_BAD;
+		if (x.tag == 3) {
+			const unsigned char *e = x.val, *eend = x.val + x.len, *q;
+			struct tlv seq, ext;
+
+			if (!x.cons || !tlv_next(&e, eend, &seq) || e != eend ||
+			    !tlv_is(&seq, V_ASN1_UNIVERSAL, V_ASN1_SEQUENCE, true))
+				return SMK_LDAP_DER_BAD;
+			for (q = seq.val; q < seq.val + seq.len;) {
+				if (!tlv_next(&q, seq.val + seq.len, &ext) || !fast_extension(&ext, &f))
+					return SMK_LDAP_DER_BAD;
+			}
+		}
+	}
+	*sure = true;
+	if (f.have_ku && !f.cert_sign)
+		return SMK_LDAP_DER_CERT;
+	if (f.have_bc)
+		return f.ca ? SMK_LDAP_DER_CA : SMK_LDAP_DER_CERT;
+	if (f.have_ku)
+		return SMK_LDAP_DER_CA;
+	if (v1 && issuer.len == subject.len && memcmp(issuer.val, subject.val, (size_t)issuer.len) == 0)
+		return SMK_LDAP_DER_CA;
+	return SMK_LDAP_DER_CERT;
+}
+
+enum smk_ldap_der_kind
+smk_ldap_der_kind(const unsigned char *der, size_t len)
+{
+	enum smk_ldap_der_kind kind;
+	bool sure;
+
+	if (len == 0 || len > 1024 * 1024)
+		return SMK_LDAP_DER_BAD;
+	kind = fast_kind(der, len, &sure);
+	ERR_clear_error();
+	return sure ? kind : template_kind(der, len);
 }
 
 /* ---- PKCS#7 certs-only ---------------------------------------------------- */

@@ -53,12 +53,24 @@ smk_ldap_filter_expand(const char *tmpl, const char *address, struct smk_error *
 			return NULL;
 		}
 	}
-	parts[0] = escape(address, strlen(address));
-	parts[1] = escape(address, at ? (size_t)(at - address) : strlen(address));
-	parts[2] = escape(at ? at + 1 : "", at ? strlen(at + 1) : 0);
-	if (parts[0] == NULL || parts[1] == NULL || parts[2] == NULL) {
-		smk_error_set(err, SMK_ERR_NOMEM, "out of memory");
-		goto out;
+	/* Escape only what the template uses (this is on every lookup). */
+	for (const char *p = tmpl; (p = strchr(p, '%')) != NULL; p += 2) {
+		int i = p[1] == 's' ? 0 : p[1] == 'u' ? 1 : p[1] == 'd' ? 2 : -1;
+
+		if (p[1] == '\0')
+			break;
+		if (i < 0 || parts[i] != NULL)
+			continue;
+		if (i == 0)
+			parts[0] = escape(address, strlen(address));
+		else if (i == 1)
+			parts[1] = escape(address, at ? (size_t)(at - address) : strlen(address));
+		else
+			parts[2] = escape(at ? at + 1 : "", at ? strlen(at + 1) : 0);
+		if (parts[i] == NULL) {
+			smk_error_set(err, SMK_ERR_NOMEM, "out of memory");
+			goto out;
+		}
 	}
 
 	/* Two passes: measure, then write. */

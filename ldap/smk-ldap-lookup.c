@@ -53,7 +53,13 @@ smk_ldap_certs_x509(const struct smk_der *ders, size_t n)
 		const unsigned char *p = ders[i].data;
 		X509 *x = d2i_X509(NULL, &p, (long)ders[i].len);
 
-		if (x == NULL || !sk_X509_push(sk, x)) {
+		if (x == NULL) {
+			/* Well-formed in outline but not to OpenSSL: nothing a
+			 * policy could accept, so it is left out. */
+			ERR_clear_error();
+			continue;
+		}
+		if (!sk_X509_push(sk, x)) {
 			X509_free(x);
 			sk_X509_pop_free(sk, X509_free);
 			return NULL;

@@ -127,9 +127,10 @@ struct smk_der {
 	size_t len;
 };
 
-/* What a lookup found: the entry and its certificates, deduplicated, each
- * parsed and not a CA certificate.  CA certificates that came inside a
- * PKCS#7 value (the chain) are in chain.  Reference-counted. */
+/* What a lookup found: the entry and its certificates (DER as stored),
+ * deduplicated, each a well-formed certificate that is not a CA
+ * certificate.  CA certificates that came inside a PKCS#7 value (the
+ * chain) are in chain.  Reference-counted. */
 struct smk_ldap_certs {
 	int refs;
 	char *dn;
@@ -146,7 +147,9 @@ enum smk_ldap_status smk_ldap_lookup(struct smk_ldap *l, const char *address,
 void smk_ldap_certs_ref(struct smk_ldap_certs *c);
 void smk_ldap_certs_unref(struct smk_ldap_certs *c);
 
-/* The certificates (or the chain) as X509 objects, for the policy. */
+/* The certificates (or the chain) as X509 objects, for the policy; any
+ * that OpenSSL cannot parse in full are left out.  NULL only when out of
+ * memory. */
 STACK_OF(X509) *smk_ldap_certs_x509(const struct smk_der *ders, size_t n);
 
 /* ---- writes ------------------------------------------------------------ */
