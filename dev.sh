@@ -166,10 +166,13 @@ cmd_test() {
 }
 
 cmd_bench() {
-	install_deps "${deps_build[@]}"
+	install_deps "${deps_build[@]}" "${deps_test[@]}"
 	build build
-	make -C build bench/envelope >/dev/null
+	make -C build bench/envelope bench/ldap-lookup tests/certs/stamp >/dev/null
+	say "bench/envelope"
 	build/bench/envelope --smimekit build/tools/smimekit "$@"
+	say "bench/ldap-lookup"
+	bench/ldap-lookup.sh build
 }
 
 cmd_fuzz() {
