@@ -136,25 +136,32 @@ take(struct entry_ctx *e, bool chain, const unsigned char *der, size_t len)
 		e->oom = true;
 }
 
+/* A value that should be one end-entity certificate: taken, or skipped
+ * with the reason (bad_what when it is not a certificate at all). */
+static void
+cert_value(struct entry_ctx *e, const char *attr, size_t idx, const struct berval *v,
+	   const char *bad_what)
+{
+	const unsigned char *der = (const unsigned char *)v->bv_val;
+
+	switch (smk_ldap_der_kind(der, v->bv_len)) {
+	case SMK_LDAP_DER_CERT:
+		take(e, false, der, v->bv_len);
+		break;
+	case SMK_LDAP_DER_CA:
+		skip(e, attr, idx, v->bv_len, "is a CA certificate");
+		break;
+	case SMK_LDAP_DER_BAD:
+		skip(e, attr, idx, v->bv_len, bad_what);
+		break;
+	}
+}
+
 static void
 cert_values(struct entry_ctx *e, const char *attr, struct berval **vals)
 {
-	for (size_t i = 0; vals != NULL && vals[i] != NULL; i++) {
-		const unsigned char *der = (const unsigned char *)vals[i]->bv_val;
-		size_t len = vals[i]->bv_len;
-
-		switch (smk_ldap_der_kind(der, len)) {
-		case SMK_LDAP_DER_CERT:
-			take(e, false, der, len);
-			break;
-		case SMK_LDAP_DER_CA:
-			skip(e, attr, i, len, "is a CA certificate");
-			break;
-		case SMK_LDAP_DER_BAD:
-			skip(e, attr, i, len, "is not a DER certificate");
-			break;
-		}
-	}
+	for (size_t i = 0; vals != NULL && vals[i] != NULL; i++)
+		cert_value(e, attr, i, vals[i], "is not a DER certificate");
 }
 
 /* A certificate inside a PKCS#7 value: end-entity ones are candidates,
@@ -181,22 +188,10 @@ smime_values(struct entry_ctx *e, const char *attr, struct berval **vals)
 		size_t len = vals[i]->bv_len;
 
 		e->leaves = 0;
-		if (smk_ldap_pkcs7_certs(der, len, pkcs7_cert, e) >= 0) {
-			if (e->leaves == 0)
-				skip(e, attr, i, len, "holds no end-entity certificate");
-			continue;
-		}
-		switch (smk_ldap_der_kind(der, len)) {
-		case SMK_LDAP_DER_CERT:
-			take(e, false, der, len);
-			break;
-		case SMK_LDAP_DER_CA:
-			skip(e, attr, i, len, "is a CA certificate");
-			break;
-		case SMK_LDAP_DER_BAD:
-			skip(e, attr, i, len, "is not PKCS#7 certs-only");
-			break;
-		}
+		if (smk_ldap_pkcs7_certs(der, len, pkcs7_cert, e) < 0)
+			cert_value(e, attr, i, vals[i], "is not PKCS#7 certs-only");
+		else if (e->leaves == 0)
+			skip(e, attr, i, len, "holds no end-entity certificate");
 	}
 }
 

@@ -1,17 +1,13 @@
 /* smk-ldap-settings.c - directory settings: defaults, parsing, checks */
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <ldap.h>
 #include <openssl/crypto.h>
 
+#include "smk-file.h"
 #include "smk-ldap.h"
 
 const char *const smk_ldap_setting_names[] = {
@@ -130,50 +126,23 @@ fail:
 static int
 read_password_file(struct smk_ldap_settings *s, const char *path, struct smk_error *err)
 {
-	char buf[PASSWORD_MAX + 2];
+	struct smk_error e2;
 	size_t len = 0;
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	char *buf = smk_file_read(path, PASSWORD_MAX + 2, "password file", SMK_ERR_INVALID, &len, &e2);
 	int ret = -1;
 
-	if (fd < 0)
-		return smk_error_set(err, SMK_ERR_IO, "bind_password_file: %s: cannot open: %s", path,
-				     strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		smk_error_set(err, SMK_ERR_IO, "bind_password_file: %s: not a regular file", path);
-		goto out;
-	}
-	while (len < sizeof(buf) - 1) {
-		ssize_t r = read(fd, buf + len, sizeof(buf) - 1 - len);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			smk_error_set(err, SMK_ERR_IO, "bind_password_file: %s: cannot read: %s", path,
-				      strerror(errno));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
-	buf[len] = '\0';
-	len = strcspn(buf, "\r\n");	/* the first line */
-	if (len > PASSWORD_MAX) {
-		smk_error_set(err, SMK_ERR_INVALID, "bind_password_file: %s: password too long", path);
-		goto out;
-	}
-	buf[len] = '\0';
-	if (len == 0) {
+	if (buf == NULL)
+		return smk_error_set(err, e2.code, "bind_password_file: %s", e2.msg);
+	buf[strcspn(buf, "\r\n")] = '\0';	/* the first line */
+	if (buf[0] == '\0') {
 		smk_error_set(err, SMK_ERR_INVALID, "bind_password_file: %s: empty", path);
-		goto out;
+	} else {
+		free_password(s);
+		s->bind_password = strdup(buf);
+		ret = s->bind_password ? 0 : smk_error_set(err, SMK_ERR_NOMEM, "out of memory");
 	}
-	free_password(s);
-	s->bind_password = strdup(buf);
-	ret = s->bind_password ? 0 : smk_error_set(err, SMK_ERR_NOMEM, "out of memory");
-out:
-	OPENSSL_cleanse(buf, sizeof(buf));
-	close(fd);
+	OPENSSL_cleanse(buf, len);
+	free(buf);
 	return ret;
 }
 

@@ -3,21 +3,19 @@
 
 #include "smk-cert.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs7.h>
+
+#include "smk-file.h"
 
 void
 smk_cert_stack_free(STACK_OF(X509) *certs)
@@ -197,50 +195,14 @@ smk_cert_load_mem(const void *data, size_t len, const char *what, struct smk_err
 STACK_OF(X509) *
 smk_cert_load_file(const char *path, struct smk_error *err)
 {
-	STACK_OF(X509) *certs = NULL;
-	unsigned char *buf = NULL;
+	STACK_OF(X509) *certs;
 	size_t len = 0;
-	struct stat st;
-	int fd;
+	char *buf = smk_file_read(path, SMK_CERT_FILE_MAX, "certificate", SMK_ERR_CERT, &len, err);
 
-	/* O_NONBLOCK: opening a FIFO must not wait for a writer (it is
-	 * refused below); it does not change reads of regular files. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		smk_error_set(err, SMK_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+	if (buf == NULL)
 		return NULL;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		smk_error_set(err, SMK_ERR_IO, "%s: not a regular file", path);
-		goto out;
-	}
-	if (st.st_size > SMK_CERT_FILE_MAX) {
-		smk_error_set(err, SMK_ERR_CERT, "%s: too large for a certificate (%lld bytes)",
-			      path, (long long)st.st_size);
-		goto out;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (buf == NULL) {
-		smk_error_set(err, SMK_ERR_NOMEM, "%s: out of memory", path);
-		goto out;
-	}
-	while (len < (size_t)st.st_size + 1) {
-		ssize_t r = read(fd, buf + len, (size_t)st.st_size + 1 - len);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			smk_error_set(err, SMK_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
 	certs = smk_cert_load_mem(buf, len, path, err);
-out:
 	free(buf);
-	close(fd);
 	return certs;
 }
 

@@ -4,7 +4,6 @@
 #include "smk-config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,8 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+
+#include "smk-file.h"
 
 #ifndef SMK_SYSCONFDIR
 #define SMK_SYSCONFDIR "/etc"
@@ -225,59 +226,27 @@ fail:
 struct smk_config *
 smk_config_load(const char *path, struct smk_error *err)
 {
-	struct smk_config *cfg = NULL;
+	struct smk_config *cfg;
 	struct stat st;
-	char *buf = NULL;
 	size_t len = 0;
-	int fd;
+	char *buf = smk_file_read(path, SMK_CONFIG_FILE_MAX, "configuration file", SMK_ERR_INVALID,
+				  &len, err);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		smk_error_set(err, SMK_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+	if (buf == NULL)
+		return NULL;
+	cfg = smk_config_parse(buf, len, path, err);
+	OPENSSL_cleanse(buf, len);	/* may hold bind_password */
+	free(buf);
+	if (cfg == NULL)
+		return NULL;
+	cfg->path = strdup(path);
+	/* Who may read it, for settings that hold secrets. */
+	cfg->private_file = stat(path, &st) == 0 && (st.st_mode & 077) == 0;
+	if (cfg->path == NULL) {
+		smk_config_free(cfg);
+		smk_error_set(err, SMK_ERR_NOMEM, "out of memory");
 		return NULL;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		smk_error_set(err, SMK_ERR_IO, "%s: not a regular file", path);
-		goto out;
-	}
-	if (st.st_size > SMK_CONFIG_FILE_MAX) {
-		smk_error_set(err, SMK_ERR_INVALID, "%s: too large for a configuration file", path);
-		goto out;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (buf == NULL) {
-		smk_error_set(err, SMK_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	while (len < (size_t)st.st_size) {
-		ssize_t r = read(fd, buf + len, (size_t)st.st_size - len);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			smk_error_set(err, SMK_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
-	cfg = smk_config_parse(buf, len, path, err);
-	if (cfg != NULL) {
-		cfg->path = strdup(path);
-		cfg->private_file = (st.st_mode & 077) == 0;
-		if (cfg->path == NULL) {
-			smk_config_free(cfg);
-			cfg = NULL;
-			smk_error_set(err, SMK_ERR_NOMEM, "out of memory");
-		}
-	}
-out:
-	if (buf != NULL) {
-		OPENSSL_cleanse(buf, len);
-		free(buf);
-	}
-	close(fd);
 	return cfg;
 }
 

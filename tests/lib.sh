@@ -65,5 +65,26 @@ same() {
 has_line() { grep -Eq -e "$2" "$1" || { cat "$1" >&2; fail "$3: no line matching /$2/"; }; }
 lacks() { ! grep -Eq -e "$2" "$1" || { cat "$1" >&2; fail "$3: unexpected /$2/"; }; }
 
+# issue_cert OUT CN SERIAL EXTENSION...: a new RSA-2048 key OUT.key and a
+# certificate OUT.pem for it from the test CA, valid 30 days, with the
+# given X.509v3 extension lines (e.g. "subjectAltName=email:x@example.org").
+issue_cert() {
+	local out=$1 cn=$2 serial=$3
+	shift 3
+	openssl req -new -newkey rsa:2048 -nodes -keyout "$out.key" -subj "/CN=$cn" \
+		-out "$out.csr" 2>/dev/null
+	printf '%s\n' "$@" > "$out.ext"
+	openssl x509 -req -in "$out.csr" -CA "$C/ca.pem" -CAkey "$C/ca.key" -set_serial "$serial" \
+		-days 30 -extfile "$out.ext" -out "$out.pem" 2>/dev/null || fail "issue_cert $out"
+	rm -f "$out.csr" "$out.ext"
+}
+
+# An S/MIME end-entity certificate for ADDRESS: issue_smime_cert OUT CN SERIAL ADDRESS
+issue_smime_cert() {
+	issue_cert "$1" "$2" "$3" "basicConstraints=CA:false" \
+		"keyUsage=critical,digitalSignature,keyEncipherment" \
+		"extendedKeyUsage=emailProtection" "subjectAltName=email:$4"
+}
+
 # status CMD...: runs CMD, prints its exit status (never fails).
 status() { local s=0; "$@" || s=$?; echo "$s"; }

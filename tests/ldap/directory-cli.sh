@@ -65,12 +65,7 @@ run 0 "$S" directory lookup --config "$T/nobase.conf" --base "$base" alice@examp
 ok "exit status 2 for unavailable directory, usage and configuration errors"
 
 # ---- publish: a new certificate for carol, made with the test CA
-openssl req -new -newkey rsa:2048 -nodes -keyout "$T/carol.key" -subj "/CN=Carol" \
-	-out "$T/carol.csr" 2>/dev/null
-printf '%s\n' "basicConstraints=CA:false" "keyUsage=critical,digitalSignature,keyEncipherment" \
-	"extendedKeyUsage=emailProtection" "subjectAltName=email:carol@example.org" > "$T/carol.ext"
-openssl x509 -req -in "$T/carol.csr" -CA "$C/ca.pem" -CAkey "$C/ca.key" -set_serial 0x7e57 \
-	-days 30 -extfile "$T/carol.ext" -out "$T/carol.pem" 2>/dev/null
+issue_smime_cert "$T/carol" Carol 0x7e57 carol@example.org
 carol=uid=carol,ou=people,$base
 
 run 2 "$S" directory publish carol@example.org "$T/carol.pem"

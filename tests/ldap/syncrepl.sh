@@ -90,12 +90,7 @@ ok "after the provider restarts, changes reach the consumer again"
 # consumer, and keep looking up with both URIs configured while either
 # server is stopped.
 S=$SMIMEKIT
-openssl req -new -newkey rsa:2048 -nodes -keyout "$T/carol.key" -subj "/CN=Carol" \
-	-out "$T/carol.csr" 2>/dev/null
-printf '%s\n' "basicConstraints=CA:false" "keyUsage=critical,digitalSignature,keyEncipherment" \
-	"extendedKeyUsage=emailProtection" "subjectAltName=email:carol@example.org" >"$T/carol.ext"
-openssl x509 -req -in "$T/carol.csr" -CA "$C/ca.pem" -CAkey "$C/ca.key" -set_serial 0xc0ffee \
-	-days 30 -extfile "$T/carol.ext" -out "$T/carol.pem" 2>/dev/null
+issue_smime_cert "$T/carol" Carol 0xc0ffee carol@example.org
 "$S" directory publish --uri "$P" --base "$B" --bind-dn "uid=admin-helper,$people" \
 	--bind-password-file "$T/admin-helper.pw" carol@example.org "$T/carol.pem" >"$T/out" ||
 	fail "smimekit directory publish on the provider: $(cat "$T/out")"

@@ -6,12 +6,9 @@
 . "$SMK_TEST_SRCDIR/ldap/slapd.sh"
 
 # A server certificate for 127.0.0.1 from the test CA.
-openssl req -new -newkey rsa:2048 -nodes -keyout "$T/server.key" -subj "/CN=127.0.0.1" \
-	-out "$T/server.csr" 2>/dev/null
-printf '%s\n' "basicConstraints=CA:false" "keyUsage=critical,digitalSignature,keyEncipherment" \
-	"extendedKeyUsage=serverAuth" "subjectAltName=IP:127.0.0.1,DNS:localhost" > "$T/server.ext"
-openssl x509 -req -in "$T/server.csr" -CA "$C/ca.pem" -CAkey "$C/ca.key" -set_serial 0x5e \
-	-days 30 -extfile "$T/server.ext" -out "$T/server.pem" 2>/dev/null
+issue_cert "$T/server" 127.0.0.1 0x5e "basicConstraints=CA:false" \
+	"keyUsage=critical,digitalSignature,keyEncipherment" "extendedKeyUsage=serverAuth" \
+	"subjectAltName=IP:127.0.0.1,DNS:localhost"
 
 slapd_new tls
 slapd_tls tls "$T/server.pem" "$T/server.key"
