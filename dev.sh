@@ -75,7 +75,7 @@ build() {
 
 cmd_demo() {
 	install_deps "${deps_build[@]}"
-	build build
+	build build --with-dovecot=/usr/lib/dovecot
 	local smk=$top/build/tools/smimekit
 	demo_dir=$(mktemp -d)
 	trap 'rm -rf "$demo_dir"' EXIT
@@ -148,7 +148,7 @@ run_checks() {
 cmd_test() {
 	install_deps "${deps_build[@]}" "${deps_test[@]}"
 	local failed=0
-	build build
+	build build --with-dovecot=/usr/lib/dovecot
 	run_checks build || failed=1
 	build build-asan --enable-sanitizers
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
@@ -167,7 +167,7 @@ cmd_test() {
 
 cmd_bench() {
 	install_deps "${deps_build[@]}" "${deps_test[@]}"
-	build build
+	build build --with-dovecot=/usr/lib/dovecot
 	make -C build bench/envelope bench/ldap-lookup tests/certs/stamp >/dev/null
 	say "bench/envelope"
 	build/bench/envelope --smimekit build/tools/smimekit "$@"
@@ -185,7 +185,7 @@ case ${1:-} in
 demo) cmd_demo ;;
 test) cmd_test ;;
 deps) install_deps "${deps_build[@]}" "${deps_test[@]}" ;;
-build) install_deps "${deps_build[@]}"; build build ;;
+build) install_deps "${deps_build[@]}"; build build --with-dovecot=/usr/lib/dovecot ;;
 bench) shift; cmd_bench "$@" ;;
 fuzz) shift; cmd_fuzz "$@" ;;
 *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;

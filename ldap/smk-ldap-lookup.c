@@ -36,6 +36,8 @@ smk_ldap_certs_unref(struct smk_ldap_certs *c)
 {
 	if (c == NULL || --c->refs > 0)
 		return;
+	if (c->user_data_free != NULL)
+		c->user_data_free(c->user_data);
 	smk_der_free_all(c->certs, c->ncerts);
 	smk_der_free_all(c->chain, c->nchain);
 	free(c->dn);

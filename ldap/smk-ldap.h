@@ -139,6 +139,10 @@ struct smk_ldap_certs {
 	struct smk_der *chain;
 	size_t nchain;
 	size_t skipped;		/* garbage values left out (each logged) */
+	/* For the caller: something derived from these certificates (kept
+	 * as long as they are, e.g. in a cache), freed with them. */
+	void *user_data;
+	void (*user_data_free)(void *user_data);
 };
 
 enum smk_ldap_status smk_ldap_lookup(struct smk_ldap *l, const char *address,

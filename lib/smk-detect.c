@@ -141,3 +141,23 @@ smk_detect_body(const struct smk_detect *d, const char *body, size_t len, bool f
 	}
 	return smk_detect_is_enveloped_der(der, have) ? SMK_DETECT_ENCRYPTED : SMK_DETECT_PLAIN;
 }
+
+enum smk_detect_verdict
+smk_detect_message(const char *data, size_t len, bool complete)
+{
+	struct smk_header_scanner sc;
+	struct smk_header_list fields = { 0 };
+	struct smk_detect d;
+	enum smk_detect_verdict v;
+
+	smk_header_scanner_init(&sc);
+	if (!smk_header_scan(&sc, data, len, complete))
+		return SMK_DETECT_NEED_BODY;
+	if (smk_header_parse(&fields, data + sc.prefix_len, sc.fields_end - sc.prefix_len, NULL) < 0)
+		return SMK_DETECT_PLAIN;	/* out of memory: encrypting is safe */
+	v = smk_detect_headers(&d, &fields);
+	smk_header_list_free(&fields);
+	if (v == SMK_DETECT_NEED_BODY)
+		v = smk_detect_body(&d, data + sc.body_start, len - sc.body_start, complete);
+	return v;
+}

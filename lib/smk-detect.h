@@ -35,6 +35,10 @@ enum smk_detect_verdict smk_detect_headers(struct smk_detect *d, const struct sm
  * more would help and !final and len < SMK_DETECT_BODY_MAX. */
 enum smk_detect_verdict smk_detect_body(const struct smk_detect *d, const char *body, size_t len, bool final);
 
+/* The same decision from the start of a whole message, data[0..len)
+ * (complete: that is all of it).  NEED_BODY means "give more". */
+enum smk_detect_verdict smk_detect_message(const char *data, size_t len, bool complete);
+
 /* Does der[0..len) start a CMS ContentInfo of type envelopedData or
  * authEnvelopedData?  Exposed for tests. */
 bool smk_detect_is_enveloped_der(const unsigned char *der, size_t len);
