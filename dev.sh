@@ -65,9 +65,11 @@ build() {
 		./autogen.sh >/dev/null
 	fi
 	mkdir -p "$dir"
-	if [ ! -f "$dir/Makefile" ] || [ configure -nt "$dir/Makefile" ]; then
+	if [ ! -f "$dir/Makefile" ] || [ configure -nt "$dir/Makefile" ] ||
+		[ "$(cat "$dir/.dev-configure-args" 2>/dev/null)" != "$*" ]; then
 		say "configure $dir $*"
 		(cd "$dir" && "$top/configure" -q "$@")
+		echo "$*" > "$dir/.dev-configure-args"
 	fi
 	say "build $dir"
 	make -C "$dir" -j"$jobs" >/dev/null
