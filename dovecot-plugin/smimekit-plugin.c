@@ -234,6 +234,72 @@ smimekit_copy(struct mail_save_context *ctx, struct mail *mail)
 	return sbox->module_ctx.super.copy(ctx, mail);
 }
 
+/* ---- status, for doveadm ------------------------------------------------------ */
+
+SMIMEKIT_EXPORT bool
+smimekit_user_status(struct mail_user *user, struct smimekit_user_status *st)
+{
+	struct smimekit_user *suser = SMIMEKIT_USER_CONTEXT(user);
+	const struct smimekit_settings *set;
+	struct smimekit_resolution res;
+	string_t *src = t_str_new(128);
+
+	i_zero(st);
+	if (suser == NULL)
+		return FALSE;
+	set = &suser->set;
+	st->address = set->address;
+	if (set->have_directory)
+		str_printfa(src, "directory %s (base %s)",
+			    t_strarray_join((const char *const *)set->ldap.uris, " "), set->ldap.base);
+	if (set->cert_path != NULL)
+		str_printfa(src, "%sfile %s", str_len(src) > 0 ? ", then " : "", set->cert_path);
+	st->sources = str_c(src);
+	if (set->disabled) {
+		st->state = SMIMEKIT_STATE_DISABLED;
+		st->action = "stored as it is (smimekit_disabled = yes)";
+		return TRUE;
+	}
+	if (set->error != NULL) {
+		st->state = SMIMEKIT_STATE_CONFIG_ERROR;
+		st->detail = set->error;
+		st->action = "deferred (temporary failure) until the configuration is fixed";
+		return TRUE;
+	}
+	smimekit_resolve(user, set, &res);
+	st->detail = res.why;
+	switch (res.result) {
+	case SMIMEKIT_RESOLVED:
+		st->state = SMIMEKIT_STATE_ENCRYPT;
+		st->serials = res.serials;
+		st->action = t_strdup_printf("encrypted to serial %s (%s%s%s)", res.serials,
+					     smk_cipher_name(set->cipher),
+					     set->rsa_padding == SMK_RSA_OAEP ? ", RSA-OAEP" : "",
+					     set->protect_headers ? ", header protection" : "");
+		break;
+	case SMIMEKIT_NO_CERT:
+		st->state = SMIMEKIT_STATE_NO_CERT;
+		st->action = set->missing_cert == SMIMEKIT_MISSING_STORE ?
+			"stored in the clear (smimekit_missing_cert = store)" :
+			set->missing_cert == SMIMEKIT_MISSING_TEMPFAIL ?
+			"deferred (smimekit_missing_cert = tempfail)" :
+			"refused (smimekit_missing_cert = reject)";
+		break;
+	case SMIMEKIT_LOOKUP_FAILED:
+		st->state = SMIMEKIT_STATE_LOOKUP_FAILED;
+		st->action = set->lookup_failure == SMIMEKIT_LOOKUP_STORE ?
+			"stored in the clear (smimekit_lookup_failure = store)" :
+			"deferred (smimekit_lookup_failure = tempfail)";
+		break;
+	case SMIMEKIT_SETUP_FAILED:
+		st->state = SMIMEKIT_STATE_SETUP_FAILED;
+		st->action = "deferred (temporary failure) until the configuration is fixed";
+		break;
+	}
+	smimekit_resolution_free(&res);
+	return TRUE;
+}
+
 /* ---- hooks ------------------------------------------------------------------ */
 
 static int
