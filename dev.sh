@@ -2,8 +2,11 @@
 # dev.sh - the two commands of smimekit development:
 #
 #   ./dev.sh demo    install what is missing, build, and show the main job:
-#                    a throwaway CA and recipient, a message encrypted with
-#                    `smimekit encrypt`, opened again with `openssl cms`
+#                    a message encrypted with `smimekit encrypt` and opened
+#                    with `openssl cms`; then throwaway slapd and Dovecot
+#                    servers: a certificate published, a message delivered
+#                    over LMTP, ciphertext on disk, fetched over IMAP and
+#                    opened with the key
 #   ./dev.sh test    install what is missing, build (normal and ASan+UBSan),
 #                    run every test; non-zero exit status on any failure
 #
@@ -20,7 +23,9 @@ jobs=$(nproc 2>/dev/null || echo 2)
 # What building needs, and what the tests drive.
 deps_build=(build-essential autoconf automake libtool pkg-config openssl libssl-dev
 	check libp11-kit-dev libldap-dev dovecot-dev)
-deps_test=(gpgsm libnss3-tools clang libclang-rt-14-dev valgrind slapd ldap-utils)
+deps_test=(gpgsm libnss3-tools clang libclang-rt-14-dev valgrind slapd ldap-utils
+	dovecot-core dovecot-imapd dovecot-lmtpd python3)
+deps_demo=(slapd ldap-utils dovecot-core dovecot-imapd dovecot-lmtpd python3)
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 die() { echo "dev.sh: $*" >&2; exit 1; }
@@ -122,7 +127,21 @@ EOF
 
 	grep -q 'launch is on 14 December' decrypted.txt || die "the demo message did not come back"
 	if grep -q 'launch is on' encrypted.eml; then die "plaintext in the encrypted message"; fi
-	say "done: the server would keep only encrypted.eml; only alice.key opens it"
+	say "so far by hand; now the same on a mail server"
+	cd "$top"
+
+	# The Dovecot part: throwaway slapd and Dovecot on loopback (the test
+	# fixtures), the plugin encrypting at delivery.
+	if [ "$(id -u)" != 0 ]; then
+		say "the Dovecot part needs root (Dovecot switches users): run ./dev.sh demo as root"
+		return 0
+	fi
+	install_deps "${deps_demo[@]}"
+	make -C build tests/certs/stamp >/dev/null
+	SMK_TEST_CERTS=$top/build/tests/certs/out SMK_TEST_DATA=$top/tests/data \
+		SMK_TEST_SRCDIR=$top/tests SMIMEKIT=$smk \
+		SMK_DOVECOT_PLUGIN=$top/build/dovecot-plugin/.libs/lib90_smimekit_plugin.so \
+		bash tests/dovecot/demo.sh
 }
 
 # run_checks DIR: make check in DIR; prints Check's summary lines.
@@ -190,5 +209,5 @@ deps) install_deps "${deps_build[@]}" "${deps_test[@]}" ;;
 build) install_deps "${deps_build[@]}"; build build --with-dovecot=/usr/lib/dovecot ;;
 bench) shift; cmd_bench "$@" ;;
 fuzz) shift; cmd_fuzz "$@" ;;
-*) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+*) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -69,7 +69,6 @@ cmd_status_run(struct doveadm_mail_cmd_context *ctx, struct mail_user *user)
 		doveadm_mail_failed_error(ctx, MAIL_ERROR_NOTPOSSIBLE);
 		return -1;
 	}
-	doveadm_print(user->username);
 	doveadm_print(st.address != NULL ? st.address : "");
 	doveadm_print(state_name(st.state));
 	doveadm_print(st.action != NULL ? st.action : "");
@@ -86,7 +85,6 @@ cmd_status_init(struct doveadm_mail_cmd_context *ctx ATTR_UNUSED, const char *co
 {
 	if (args[0] != NULL)
 		doveadm_mail_help_name("smimekit status");
-	doveadm_print_header_simple("user");
 	doveadm_print_header_simple("address");
 	doveadm_print_header_simple("state");
 	doveadm_print_header_simple("action");
@@ -324,7 +322,6 @@ encrypt_mailbox(struct encrypt_cmd_context *ctx, struct mail_user *user, const c
 		doveadm_mail_failed_mailbox(&ctx->ctx, box);
 		ret = -1;
 	}
-	doveadm_print(user->username);
 	doveadm_print(vname);
 	doveadm_print(dec2str(done));
 	doveadm_print(dec2str(skipped));
@@ -392,7 +389,6 @@ cmd_encrypt_init(struct doveadm_mail_cmd_context *ctx ATTR_UNUSED,
 {
 	if (args[0] != NULL)
 		doveadm_mail_help_name("smimekit encrypt");
-	doveadm_print_header_simple("user");
 	doveadm_print_header_simple("mailbox");
 	doveadm_print_header_simple("encrypted");
 	doveadm_print_header_simple("skipped");

@@ -69,12 +69,12 @@ static void
 read_directory(struct mail_user *user, struct smimekit_settings *set)
 {
 	struct smk_error err;
+	const char *v;
 
 	smk_ldap_settings_init(&set->ldap);
 	for (const char *const *n = smk_ldap_setting_names; *n != NULL; n++) {
 		const char *name = t_strconcat("smimekit_ldap_", *n, NULL);
-		const char *v = getenv_nonempty(user, name);
-
+		v = getenv_nonempty(user, name);
 		for (unsigned int i = 0; v == NULL && i < N_ELEMENTS(cache_names); i++) {
 			if (strcmp(*n, cache_names[i]) == 0) {
 				name = t_strconcat("smimekit_", *n, NULL);
@@ -85,6 +85,14 @@ read_directory(struct mail_user *user, struct smimekit_settings *set)
 			set_error(user, set, "%s: %s", name, err.msg);
 	}
 	set->have_directory = set->ldap.nuris > 0;
+	/* Dovecot expands %variables in plugin settings before we see them:
+	 * an unescaped %s has already become the service name. */
+	v = getenv_nonempty(user, "smimekit_ldap_filter");
+	if (v != NULL && strstr(v, "%s") == NULL) {
+		set_error(user, set, "smimekit_ldap_filter = %s has no %%s: Dovecot expands "
+			  "%%variables in plugin settings, so write %%%%s (and %%%%u, %%%%d) "
+			  "for the address", v);
+	}
 	if (set->have_directory && set->error == NULL &&
 	    smk_ldap_settings_check(&set->ldap, &err) < 0)
 		set_error(user, set, "smimekit_ldap_*: %s", err.msg);

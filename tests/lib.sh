@@ -21,7 +21,7 @@ on_exit() { _cleanup_hooks+=("$1"); }
 _cleanup() {
 	local h
 	for h in "${_cleanup_hooks[@]}"; do eval "$h" || true; done
-	rm -rf "$T"
+	[ -n "${SMK_KEEP:-}" ] || rm -rf "$T"
 }
 trap _cleanup EXIT
 
