@@ -2,6 +2,8 @@
 #
 # The environment comes from `make check` (AM_TESTS_ENVIRONMENT):
 # SMIMEKIT, SMK_TEST_CERTS, SMK_TEST_DATA, SMK_TEST_SRCDIR.
+# SMK_KEEP=1 keeps the temporary directory $T (servers stopped) to look
+# at after a failure.
 set -euo pipefail
 
 : "${SMIMEKIT:?run through make check}"

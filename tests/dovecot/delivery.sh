@@ -1,6 +1,6 @@
 #!/bin/bash
 # delivery.sh - the plugin on every delivery path of a real Dovecot: LMTP
-# over TCP and a unix socket, dovecot-lda, doveadm save, IMAP APPEND (with
+# over TCP and a unix socket, dovecot-lda, doveadm save and import, IMAP APPEND (with
 # smimekit_encrypt = all); every stored message opens with openssl cms,
 # gpgsm and NSS cmsutil and holds what was sent; IMAP FETCH sizes agree;
 # with header protection no marker of body or Subject is anywhere in the
@@ -63,6 +63,15 @@ message save "$T/m4.eml"
 dovecot_doveadm dc save -u alice < "$T/m4.eml" || fail "doveadm save failed"
 check_stored "$(stored dc alice | tail -1)" alice-rsa "$T/m4.eml" "doveadm save"
 ok "doveadm save"
+
+# 4b. doveadm import from another mail store, to alice
+src=$T/import
+mkdir -p "$src/new" "$src/cur" "$src/tmp"
+message import "$src/new/1.eml"
+chown -R smktest: "$src"
+dovecot_doveadm dc import -u alice "maildir:$src" "" all || fail "doveadm import failed"
+check_stored "$(stored dc alice | tail -1)" alice-rsa "$src/new/1.eml" "doveadm import"
+ok "doveadm import"
 
 # 5. IMAP APPEND: encrypted for bob (smimekit_encrypt = all), not for
 # alice (delivery only: a client's own APPEND is stored as sent)
