@@ -422,19 +422,21 @@ _dovecot_kill() {
 	else
 		pid=''
 	fi
-	# The master stops its services at once, its log process last, and then
-	# sleeps a second for the log process to finish before it removes
-	# master.pid and exits: once the log process is gone, the master has
-	# nothing left to do, and SIGKILL saves that second (restarts are many).
+	# On SIGTERM the master closes its listeners and stops the services; then
+	# it sends SIGQUIT to what is left (its log process) and sleeps a second
+	# "for them to close their listeners" (the log process has none) before
+	# it exits, and the log process goes when the master has gone.  Once the
+	# services but the log are gone, SIGKILL saves that second (restarts
+	# are many): the master has nothing left to do.
 	for _ in $(seq 500); do
-		procs=$(_dovecot_procs "$token")
-		if [ -z "$procs" ]; then
-			[ -n "$pid" ] || return 0
-			procs=$(_dovecot_procs "$token" "$pid")
-			[ -n "$procs" ] || return 0
+		if [ -n "$pid" ] && [ -z "$(_dovecot_procs "$token" '' nolog)" ]; then
+			sleep 0.05	# for the log process to read the last lines
 			kill -KILL "$pid" 2>/dev/null || true
 			rm -f "$(dirname "$conf")/run/master.pid"
+			pid=''
 		fi
+		procs=$(_dovecot_procs "$token" "$pid")
+		[ -n "$procs" ] || return 0
 		sleep 0.02
 	done
 	echo "dovecot_stop: $conf: killing $procs" >&2
@@ -443,9 +445,10 @@ _dovecot_kill() {
 	return 0
 }
 
-# _dovecot_procs TOKEN [MASTER-PID]: the live processes of the instance (the
-# services' titles begin with dovecot-INSTANCE_NAME/).  A master that has
-# exited stays a zombie until init reaps it, which can take a second.
+# _dovecot_procs TOKEN [MASTER-PID [nolog]]: the live processes of the
+# instance (the services' titles are dovecot-INSTANCE_NAME/SERVICE...),
+# without its log process if "nolog".  A master that has exited stays a
+# zombie until init reaps it, which can take a second.
 _dovecot_procs() {
 	local p procs
 	procs="${2:-} $(pgrep -f "^dovecot-smk-$1/" | tr '\n' ' ')"
@@ -453,6 +456,9 @@ _dovecot_procs() {
 		[ -r "/proc/$p/stat" ] || continue
 		# Field 3 of /proc/PID/stat, after the ")" that ends the name.
 		case $(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null) in Z* | X* | '') continue ;; esac
+		if [ "${3:-}" = nolog ] && [ "$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)" = "dovecot-smk-$1/log " ]; then
+			continue
+		fi
 		printf '%s ' "$p"
 	done
 }

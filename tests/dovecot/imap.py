@@ -132,6 +132,8 @@ def cmd_append(conn, args):
         message = f.read()
     flags = "(%s)" % args.flags if args.flags else None
     # imaplib's append() rewrites line ends; set the literal ourselves.
+    # (imaplib sends a literal set this way, as append() does, with the
+    # command's last argument; _simple_command is what append() calls.)
     conn.literal = message
     typ, data = conn._simple_command("APPEND", quoted(args.mailbox), flags)
     check("APPEND " + args.mailbox, typ, data)
@@ -181,16 +183,14 @@ def main():
     p = sub.add_parser("store")
     p.add_argument("mailbox")
     p.add_argument("uid", type=int)
-    p.add_argument("op", choices=["+FLAGS", "-FLAGS", "FLAGS",
-                                  "+FLAGS.SILENT", "-FLAGS.SILENT", "FLAGS.SILENT"])
+    p.add_argument("op", choices=["+FLAGS", "-FLAGS", "FLAGS"])
     p.add_argument("flags", nargs="+")
     p.set_defaults(run=cmd_store)
 
     args = ap.parse_args()
-    with open(args.password_file) as f:
-        password = f.read().rstrip("\n")
-
     try:
+        with open(args.password_file) as f:
+            password = f.read().rstrip("\n")
         conn = imaplib.IMAP4(args.host, args.port, timeout=args.timeout)
         try:
             typ, data = conn.login(args.user, password)
@@ -203,12 +203,14 @@ def main():
                 pass
     except Failed as e:
         sys.exit("imap.py: %s" % e)
-    except (imaplib.IMAP4.error, OSError) as e:
+    except imaplib.IMAP4.error as e:
         # imaplib puts the server's text in as bytes.
-        detail = e.args[0] if e.args else e
+        detail = e.args[0] if e.args else ""
         if isinstance(detail, bytes):
             detail = detail.decode("utf-8", "replace")
         sys.exit("imap.py: %s" % detail)
+    except OSError as e:
+        sys.exit("imap.py: %s" % e)
 
 
 if __name__ == "__main__":
