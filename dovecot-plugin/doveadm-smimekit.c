@@ -20,6 +20,8 @@
 #include "mailbox-list-iter.h"
 #include "hash.h"
 #include "hex-binary.h"
+#include "file-lock.h"
+#include "mail-user.h"
 #include "doveadm-mail.h"
 #include "doveadm-print.h"
 
@@ -30,6 +32,7 @@
 
 #define PEEK_MAX (64 * 1024)
 #define PROGRESS_EVERY 100
+#define LOCK_FNAME ".smimekit-encrypt.lock"
 
 SMIMEKIT_EXPORT const char *doveadm_smimekit_plugin_version = DOVECOT_ABI_VERSION;
 
@@ -199,42 +202,53 @@ save_encrypted(struct mailbox *box, struct mail *mail, const char *guid)
 	return ret;
 }
 
-/* One message: 1 encrypted, 0 left as it was (already encrypted, or
- * gone), -1 error. */
-static int
-encrypt_one(struct mailbox *box, const struct message *msg, HASH_TABLE_TYPE(guid_set) guids)
+enum encrypt_result {
+	ENCRYPT_FAILED = -1,
+	ENCRYPT_SKIPPED,	/* already encrypted (or gone): left as it is */
+	ENCRYPT_DONE,		/* re-saved encrypted, the original expunged */
+	ENCRYPT_MOVED,		/* already encrypted, re-saved unchanged (order) */
+};
+
+/* One message.  A re-saved message gets a new UID, after every other: to
+ * keep the messages' order by UID, once one message has been re-saved
+ * (*moving), the already encrypted ones after it are re-saved too, as
+ * they are (the save hook passes encrypted mail through unchanged). */
+static enum encrypt_result
+encrypt_one(struct mailbox *box, const struct message *msg, HASH_TABLE_TYPE(guid_set) guids,
+	    bool *moving)
 {
 	struct mailbox_transaction_context *t;
 	struct mail *mail;
 	const char *guid;
 	bool encrypted = FALSE;
-	int ret = 0;
+	enum encrypt_result ret = ENCRYPT_SKIPPED;
 
 	t = mailbox_transaction_begin(box, 0, "smimekit encrypt");
 	mail = mail_alloc(t, MAIL_FETCH_STREAM_HEADER | MAIL_FETCH_STREAM_BODY, NULL);
 	if (!mail_set_uid(mail, msg->uid))
 		goto out;	/* expunged meanwhile */
 	if (is_encrypted(mail, &encrypted) < 0) {
-		ret = -1;
+		ret = ENCRYPT_FAILED;
 		goto out;
 	}
-	if (encrypted)
+	if (encrypted && !*moving)
 		goto out;
 	guid = copy_guid(msg->guid);
-	/* Its encrypted copy may be there from an interrupted run. */
+	/* Its new copy may be there from an interrupted run. */
 	if (hash_table_lookup(guids, guid) == NULL && save_encrypted(box, mail, guid) < 0) {
-		ret = -1;
+		ret = ENCRYPT_FAILED;
 		goto out;
 	}
 	mail_expunge(mail);
-	ret = 1;
+	ret = encrypted ? ENCRYPT_MOVED : ENCRYPT_DONE;
+	*moving = TRUE;
 out:
 	mail_free(&mail);
-	if (ret > 0 && mailbox_transaction_commit(&t) < 0)
-		ret = -1;
+	if (ret > ENCRYPT_SKIPPED && mailbox_transaction_commit(&t) < 0)
+		ret = ENCRYPT_FAILED;
 	if (t != NULL)
 		mailbox_transaction_rollback(&t);
-	if (ret < 0)
+	if (ret == ENCRYPT_FAILED)
 		i_error("smimekit encrypt: %s UID %u: %s", mailbox_get_vname(box), msg->uid,
 			mailbox_get_last_internal_error(box, NULL));
 	return ret;
@@ -284,8 +298,9 @@ encrypt_mailbox(struct encrypt_cmd_context *ctx, struct mail_user *user, const c
 	HASH_TABLE_TYPE(guid_set) guids;
 	pool_t pool = pool_alloconly_create("smimekit encrypt", 4096);
 	struct mailbox *box;
-	unsigned int done = 0, skipped = 0, failed = 0, n;
+	unsigned int done = 0, skipped = 0, moved = 0, failed = 0, n, looked_at = 0;
 	const struct message *msg;
+	bool moving = FALSE;
 	int ret = 0;
 
 	box = mailbox_alloc(ns->list, vname, MAILBOX_FLAG_IGNORE_ACLS);
@@ -301,19 +316,17 @@ encrypt_mailbox(struct encrypt_cmd_context *ctx, struct mail_user *user, const c
 	}
 	n = array_count(&msgs);
 	array_foreach(&msgs, msg) {
-		int r = encrypt_one(box, msg, guids);
-
-		if (r > 0)
-			done++;
-		else if (r == 0)
-			skipped++;
-		else
-			failed++;
-		if ((done + skipped + failed) % PROGRESS_EVERY == 0) {
+		switch (encrypt_one(box, msg, guids, &moving)) {
+		case ENCRYPT_FAILED: failed++; break;
+		case ENCRYPT_SKIPPED: skipped++; break;
+		case ENCRYPT_DONE: done++; break;
+		case ENCRYPT_MOVED: moved++; break;
+		}
+		if (++looked_at % PROGRESS_EVERY == 0) {
 			/* carry out the expunges so far, and say where we are */
 			(void)mailbox_sync(box, 0);
 			i_info("smimekit encrypt: %s: %u/%u messages looked at", vname,
-			       done + skipped + failed, n);
+			       looked_at, n);
 		}
 	}
 	if (mailbox_sync(box, 0) < 0)
@@ -325,6 +338,7 @@ encrypt_mailbox(struct encrypt_cmd_context *ctx, struct mail_user *user, const c
 	doveadm_print(vname);
 	doveadm_print(dec2str(done));
 	doveadm_print(dec2str(skipped));
+	doveadm_print(dec2str(moved));
 	doveadm_print(dec2str(failed));
 	mailbox_free(&box);
 	hash_table_destroy(&guids);
@@ -340,8 +354,9 @@ cmd_encrypt_run(struct doveadm_mail_cmd_context *_ctx, struct mail_user *user)
 	struct mailbox_list_iterate_context *iter;
 	const struct mailbox_info *info;
 	ARRAY_TYPE(const_string) boxes;
-	const char *const *vname;
-	int ret = 0;
+	const char *const *vname, *error;
+	struct file_lock *lock;
+	int ret = 0, lret;
 
 	if (!smimekit_user_status(user, &st)) {
 		i_error("smimekit is not in mail_plugins for %s", user->username);
@@ -354,6 +369,20 @@ cmd_encrypt_run(struct doveadm_mail_cmd_context *_ctx, struct mail_user *user)
 			state_name(st.state), st.detail != NULL ? st.detail : "");
 		doveadm_mail_failed_error(_ctx, st.state == SMIMEKIT_STATE_LOOKUP_FAILED ?
 					  MAIL_ERROR_TEMP : MAIL_ERROR_NOTPOSSIBLE);
+		return -1;
+	}
+
+	/* Two runs for one user at once would each re-save the other's
+	 * messages: one at a time (a lock in the user's home directory). */
+	lret = mail_user_lock_file_create(user, LOCK_FNAME, 0, &lock, &error);
+	if (lret <= 0) {
+		if (lret == 0) {
+			i_error("smimekit encrypt: %s: another smimekit encrypt is running "
+				"for this user", user->username);
+		} else {
+			i_error("smimekit encrypt: %s: cannot lock: %s", user->username, error);
+		}
+		doveadm_mail_failed_error(_ctx, MAIL_ERROR_TEMP);
 		return -1;
 	}
 
@@ -380,6 +409,7 @@ cmd_encrypt_run(struct doveadm_mail_cmd_context *_ctx, struct mail_user *user)
 		if (encrypt_mailbox(ctx, user, *vname) < 0)
 			ret = -1;
 	}
+	file_lock_free(&lock);
 	return ret;
 }
 
@@ -392,6 +422,7 @@ cmd_encrypt_init(struct doveadm_mail_cmd_context *ctx ATTR_UNUSED,
 	doveadm_print_header_simple("mailbox");
 	doveadm_print_header_simple("encrypted");
 	doveadm_print_header_simple("skipped");
+	doveadm_print_header_simple("moved");
 	doveadm_print_header_simple("failed");
 }
 

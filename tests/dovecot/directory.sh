@@ -91,6 +91,7 @@ s=$(status deliver dc "$T/m4.eml" bob@example.org)
 [ "$s" != 0 ] || fail "LMTP accepted mail with the directory down: $(cat "$T/lmtp.out")"
 grep -Eq ' 4[0-9][0-9] ' "$T/lmtp.out" || fail "not a temporary failure: $(cat "$T/lmtp.out")"
 [ "$(count_stored dc bob)" = "$before" ] || fail "bob's mailbox changed during the outage"
+[ -z "$(ls -A "$(dovecot_maildir dc bob)/tmp")" ] || fail "a partial file is left in bob's tmp/"
 has_line "$log" "rcpt bob@example.org: smimekit: save deferred: directory unavailable: " "the outage is logged"
 ok "directory down: LMTP 4xx, mailbox unchanged, logged"
 

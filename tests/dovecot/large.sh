@@ -1,7 +1,8 @@
 #!/bin/bash
 # large.sh - a 100 MB message over LMTP is stored encrypted, opens with
 # openssl cms to exactly what was sent, and the LMTP process's peak memory
-# does not grow with the message: the plugin encrypts as a stream.
+# does not grow with the message: the plugin encrypts as a stream.  A
+# 20 MB IMAP APPEND, read from the network as it comes, is encrypted too.
 . "${SMK_TEST_SRCDIR:?}/lib.sh"
 . "$SMK_TEST_SRCDIR/dovecot/dovecot.sh"
 . "$SMK_TEST_SRCDIR/dovecot/plugin.sh"
@@ -58,6 +59,21 @@ open_with "$f" alice-rsa "$T/inner" || fail "100 MB: openssl cms -decrypt: $(cat
 [ "$(expected_body "$T/100m.eml" | sha256sum)" = "$(body_of "$T/inner" | sha256sum)" ] ||
 	fail "100 MB: the decrypted body differs"
 ok "100 MB: stored encrypted, opens with openssl cms to exactly the body sent"
+
+# IMAP APPEND of 20 MB (smimekit_encrypt = all for bob): the literal
+# arrives over the network while the plugin reads it (a non-blocking
+# parent stream that often has no data yet).
+user_field dc bob smimekit_encrypt=all
+big append 20 "$T/20m.eml"
+$PY "$IMAP" --port "$(dovecot_imap_port dc)" --password-file "$T/imap.pw" --user bob \
+	append INBOX "$T/20m.eml" > /dev/null || fail "APPEND of 20 MB failed"
+f=$(stored dc bob | tail -1)
+grep -q '^Content-Type: application/pkcs7-mime; smime-type=enveloped-data' "$f" ||
+	fail "APPEND: not stored as S/MIME"
+open_with "$f" bob "$T/inner" || fail "APPEND: openssl cms -decrypt: $(cat "$T/cms.err")"
+[ "$(expected_body "$T/20m.eml" | sha256sum)" = "$(body_of "$T/inner" | sha256sum)" ] ||
+	fail "APPEND: the decrypted body differs"
+ok "20 MB by IMAP APPEND (a literal read as it arrives): stored encrypted, opens to the body sent"
 
 ! grep -E 'Panic|Fatal|segfault|killed with signal' "$log" || fail "crash in the log"
 done_testing

@@ -69,6 +69,8 @@ open_with "$f" alice-rsa "$T/a.out" || fail "recovery: alice cannot open it"
 openssl cms -decrypt -in "$f" -inkey "$T/recovery.key" -recip "$T/recovery.pem" -out "$T/r.out" ||
 	fail "recovery: the recovery key cannot open it"
 same "$T/a.out" "$T/r.out" "alice's and the recovery key's plaintext"
+has_line "$log" "rcpt alice@example.org: smimekit: encrypted to serial $(openssl x509 -in "$C/alice-rsa.pem" -noout -serial | cut -d= -f2), recovery 5EC0 \\(" \
+	"the log names both serials"
 ok "smimekit_recovery_cert: both the owner's and the recovery key open the message"
 
 # 5. AES-256-GCM (authEnveloped-data) with RSA-OAEP for bob
