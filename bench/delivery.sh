@@ -302,7 +302,7 @@ body_of "$T/sent.eml" | tr -d '\r' >"$T/sent.body"
 one_stored() {
 	local m
 	m=$(dovecot_maildir "$1" alice)
-	find "$m/new" "$m/cur" -type f | head -n 1
+	find "$m/new" "$m/cur" -type f -print -quit
 }
 
 f=$(one_stored none)

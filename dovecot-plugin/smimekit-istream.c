@@ -5,7 +5,7 @@
  * size, the index and the cache all see only the S/MIME message.  Input
  * goes to lib/'s envelope as it is read; the envelope's output is kept in
  * a buffer until the reader takes it.  Memory stays bounded: at most one
- * read of the parent (plus its base64 growth) is buffered.  A parent that
+ * step of input (plus its base64 growth) is buffered.  A parent that
  * has no data yet (an IMAP literal still arriving) makes read() return 0,
  * as filter streams must.
  */
@@ -16,6 +16,12 @@
 #include <openssl/crypto.h>
 
 #include "smimekit-istream.h"
+
+/* Input handed to the envelope per step.  The output of one step (a third
+ * larger, in base64) then fits the buffer it starts with: larger steps
+ * would grow the buffers past malloc's mmap threshold (128 kB), and every
+ * message would pay for fresh zeroed pages. */
+#define SMIMEKIT_ISTREAM_STEP (16 * 1024)
 
 struct smimekit_istream {
 	struct istream_private istream;
@@ -103,6 +109,8 @@ smimekit_istream_read(struct istream_private *stream)
 				e_info(s->event, "smimekit: encrypted to %s", s->what);
 			continue;
 		}
+		if (size > SMIMEKIT_ISTREAM_STEP)
+			size = SMIMEKIT_ISTREAM_STEP;
 		if (smk_envelope_write(s->env, data, size) < 0)
 			return fail(s, EIO, smk_envelope_error(s->env)->msg);
 		i_stream_skip(stream->parent, size);
@@ -150,7 +158,7 @@ smimekit_istream_create(struct istream *input, const struct smk_envelope_opts *o
 		i_free(s);
 		return NULL;
 	}
-	s->out = buffer_create_dynamic(default_pool, 16 * 1024);
+	s->out = buffer_create_dynamic(default_pool, SMIMEKIT_ISTREAM_STEP * 2);
 	s->event = event;
 	event_ref(event);
 	s->what = i_strdup(what);
