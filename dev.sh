@@ -189,11 +189,18 @@ cmd_test() {
 cmd_bench() {
 	install_deps "${deps_build[@]}" "${deps_test[@]}"
 	build build --with-dovecot=/usr/lib/dovecot
-	make -C build bench/envelope bench/ldap-lookup tests/certs/stamp >/dev/null
+	make -C build bench/envelope bench/ldap-lookup bench/lmtp-deliver \
+		tests/certs/stamp dovecot-plugin/lib90_smimekit_plugin.la >/dev/null
 	say "bench/envelope"
 	build/bench/envelope --smimekit build/tools/smimekit "$@"
 	say "bench/ldap-lookup"
 	bench/ldap-lookup.sh build
+	if [ "$(id -u)" = 0 ]; then
+		say "bench/delivery"
+		bench/delivery.sh build
+	else
+		say "bench/delivery skipped: it starts Dovecot and needs root"
+	fi
 }
 
 cmd_fuzz() {
