@@ -102,18 +102,7 @@ cmd_demo() {
 		-extfile alice.ext -out alice.pem 2>/dev/null
 	"$smk" cert check --for alice@example.org --trust ca.pem alice.pem
 
-	cat > message.eml <<'EOF'
-From: Bob Example <bob@example.org>
-To: Alice Example <alice@example.org>
-Subject: The launch date
-Date: Sun, 29 Nov 2026 08:00:00 +0000
-Message-ID: <demo-1@example.org>
-MIME-Version: 1.0
-Content-Type: text/plain; charset=utf-8
-
-Alice, the launch is on 14 December.  Keep it to yourself.
-Bob
-EOF
+	cp "$top/tests/data/demo.eml" message.eml
 	say "the message as it arrives"
 	cat message.eml
 

@@ -27,6 +27,8 @@
  */
 #include "config.h"
 
+#include "bench-util.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <float.h>
@@ -97,16 +99,6 @@ struct corpus {
 	unsigned char pattern[PATTERN_BYTES + CHUNK];
 };
 
-static uint32_t
-xorshift32(uint32_t *state)
-{
-	uint32_t x = *state;
-
-	x ^= x << 13;
-	x ^= x >> 17;
-	x ^= x << 5;
-	return *state = x;
-}
 
 /* One line of words, LINE_LEN bytes with the LF. */
 static void
@@ -122,7 +114,7 @@ fill_line(unsigned char *line, uint32_t *seed)
 	size_t n = 0;
 
 	while (n < LINE_LEN - 1) {
-		const char *w = words[xorshift32(seed) % (sizeof(words) / sizeof(words[0]))];
+		const char *w = words[bench_xorshift32(seed) % (sizeof(words) / sizeof(words[0]))];
 
 		if (n > 0)
 			line[n++] = ' ';
@@ -536,27 +528,19 @@ proc_run(void *arg)
 
 /* ---- timing ----------------------------------------------------------- */
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Repeats run for at least min_time seconds; returns seconds per run, or -1. */
 static double
 time_round(run_fn *run, void *arg, double min_time)
 {
-	double start = now(), elapsed;
+	double start = bench_now(), elapsed;
 	unsigned long n = 0;
 
 	do {
 		if (run(arg) < 0)
 			return -1;
 		n++;
-		elapsed = now() - start;
+		elapsed = bench_now() - start;
 	} while (elapsed < min_time);
 	return elapsed / (double)n;
 }

@@ -40,6 +40,8 @@
  */
 #include "config.h"
 
+#include "bench-util.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <float.h>
@@ -83,16 +85,6 @@ struct target {
 
 static struct target *seq;	/* SEQ_LEN of them */
 
-static uint32_t
-xorshift32(uint32_t *state)
-{
-	uint32_t x = *state;
-
-	x ^= x << 13;
-	x ^= x >> 17;
-	x ^= x << 5;
-	return *state = x;
-}
 
 static int
 seq_new(unsigned users, const char *base)
@@ -103,7 +95,7 @@ seq_new(unsigned users, const char *base)
 	if (seq == NULL)
 		return -1;
 	for (size_t i = 0; i < SEQ_LEN; i++) {
-		unsigned n = 1 + xorshift32(&seed) % users;
+		unsigned n = 1 + bench_xorshift32(&seed) % users;
 
 		snprintf(seq[i].address, sizeof(seq[i].address), "user%u@example.org", n);
 		if (asprintf(&seq[i].dn, "uid=user%u,ou=people,%s", n, base) < 0) {
@@ -127,14 +119,6 @@ seq_free(void)
 
 /* ---- timing ----------------------------------------------------------- */
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* One lookup of target t: 0, or -1 after a message on stderr. */
 typedef int lookup_fn(void *arg, const struct target *t);
@@ -144,7 +128,7 @@ typedef int lookup_fn(void *arg, const struct target *t);
 static double
 time_round(lookup_fn *fn, void *arg, double min_time, unsigned long min_runs, int batch)
 {
-	double start = now(), elapsed;
+	double start = bench_now(), elapsed;
 	unsigned long n = 0;
 
 	do {
@@ -153,7 +137,7 @@ time_round(lookup_fn *fn, void *arg, double min_time, unsigned long min_runs, in
 				return -1;
 			n++;
 		}
-		elapsed = now() - start;
+		elapsed = bench_now() - start;
 	} while (elapsed < min_time || n < min_runs);
 	return (double)n / elapsed;
 }

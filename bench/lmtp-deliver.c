@@ -51,6 +51,8 @@
 #define _DEFAULT_SOURCE		/* sockets and friends also under plain -std=c11 */
 #include "config.h"
 
+#include "bench-util.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -117,16 +119,6 @@ header_format(char *buf, size_t len, unsigned long id, unsigned long seq)
 	return n < 0 || (size_t)n >= len ? 0 : (size_t)n;
 }
 
-static uint32_t
-xorshift32(uint32_t *state)
-{
-	uint32_t x = *state;
-
-	x ^= x << 13;
-	x ^= x >> 17;
-	x ^= x << 5;
-	return *state = x;
-}
 
 /* Appends src to dst with SMTP dot-stuffing (RFC 5321 4.5.2): a line that
  * starts with "." gets another in front.  src holds whole CRLF lines;
@@ -180,7 +172,7 @@ message_build(struct message *m, size_t size)
 				chars++;	/* no 1-byte rest: it holds no CRLF */
 		}
 		for (size_t i = 0; i < chars; i++)
-			m->plain_body[pos + i] = alphabet[xorshift32(&seed) % 64];
+			m->plain_body[pos + i] = alphabet[bench_xorshift32(&seed) % 64];
 		if (chars > 0 && (line == 7 || line % DOT_EVERY == DOT_EVERY - 1))
 			m->plain_body[pos] = '.';
 		m->plain_body[pos + chars] = '\r';
@@ -243,14 +235,6 @@ struct conn {
 	char buf[8192];
 };
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int
 conn_open(struct conn *c, int port)
@@ -480,15 +464,15 @@ client_run(int client, const struct job *j, int go_fd, int result_fd)
 	/* The parent closes its end: end of file for all children at once. */
 	while ((r = read(go_fd, &byte, 1)) < 0 && errno == EINTR)
 		;
-	deadline = now() + j->min_time;
+	deadline = bench_now() + j->min_time;
 	for (;;) {
-		if (j->count > 0 ? res.msgs >= j->count : now() >= deadline)
+		if (j->count > 0 ? res.msgs >= j->count : bench_now() >= deadline)
 			break;
 		if (deliver(&c, j, seq++) < 0)
 			return -1;
 		res.msgs++;
 	}
-	res.end = now();
+	res.end = bench_now();
 	if (conn_command(&c, "QUIT\r\n", 2, "QUIT") < 0)
 		return -1;
 	close(c.fd);
@@ -586,7 +570,7 @@ run(const struct job *base, int clients, unsigned long total_count)
 			status = -1;
 		}
 	}
-	start = now();
+	start = bench_now();
 	close(go[1]);	/* go */
 	for (int i = 0; i < clients && status == 0; i++) {
 		struct result res;

@@ -63,18 +63,7 @@ sed -n '/^mail_plugins/,$p' "$(dovecot_dir demo)/local.conf"
 dovecot_start demo
 
 say "bob's mail to alice arrives over LMTP"
-cat > "$T/message.eml" <<'EOF'
-From: Bob Example <bob@example.org>
-To: Alice Example <alice@example.org>
-Subject: The launch date
-Date: Sun, 29 Nov 2026 08:00:00 +0000
-Message-ID: <demo-1@example.org>
-MIME-Version: 1.0
-Content-Type: text/plain; charset=utf-8
-
-Alice, the launch is on 14 December.  Keep it to yourself.
-Bob
-EOF
+cp "${SMK_TEST_DATA:?}/demo.eml" "$T/message.eml"
 cat "$T/message.eml"
 echo
 dovecot_lmtp demo --from bob@example.org --to alice@example.org --file "$T/message.eml" ||
