@@ -24,7 +24,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 deps_build=(build-essential autoconf automake libtool pkg-config openssl libssl-dev
 	check libp11-kit-dev libldap-dev dovecot-dev)
 deps_test=(gpgsm libnss3-tools clang libclang-rt-14-dev valgrind slapd ldap-utils
-	dovecot-core dovecot-imapd dovecot-lmtpd python3)
+	dovecot-core dovecot-imapd dovecot-lmtpd python3 opensc gnutls-bin p11-kit p11-kit-modules)
 deps_demo=(slapd ldap-utils dovecot-core dovecot-imapd dovecot-lmtpd python3)
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
