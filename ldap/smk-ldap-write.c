@@ -7,14 +7,18 @@
  * To make that safe against a concurrent writer, the modification carries
  * an assertion (RFC 4528) that the entry is as it was read (entryCSN, or
  * modifyTimestamp); if it changed meanwhile, it is read again and retried.
+ * Escrowed values are also rewritten whole when a PIN changes (re-encrypted
+ * under the new one), and the password-modify operation lives here too.
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include <ldap.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pkcs7.h>
 #include <openssl/x509v3.h>
@@ -596,6 +600,123 @@ out:
 	ldap_value_free_len(vals);
 	ldap_msgfree(r.res);
 	return st;
+}
+
+/* ---- escrow rewrite (PIN change) ------------------------------------------- */
+
+struct escrow_rewrite {
+	smk_ldap_escrow_map_fn *fn;
+	void *ctx;
+	struct berval **have;
+	struct smk_der *have_der;
+	struct smk_der *out;
+	size_t nout;
+	struct berval *out_bv;
+	struct berval **out_vals;
+};
+
+static int
+rewrite_plan(struct update *u, struct smk_ldap *l, LDAPMessage *entry, struct smk_error *err)
+{
+	struct escrow_rewrite *r = u->ctx;
+	size_t n;
+
+	r->have = values_of(l, entry, SMK_LDAP_ATTR_PKCS12);
+	n = count_values(r->have);
+	r->have_der = calloc(n + 1, sizeof(*r->have_der));
+	if (r->have_der == NULL)
+		return smk_error_set(err, SMK_ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		r->have_der[i].data = (unsigned char *)r->have[i]->bv_val;
+		r->have_der[i].len = r->have[i]->bv_len;
+	}
+	r->out = NULL;
+	r->nout = 0;
+	if (r->fn(r->ctx, r->have_der, n, &r->out, &r->nout, err) < 0)
+		return -1;
+	if (r->nout == SIZE_MAX) {	/* nothing to change */
+		r->nout = 0;
+		return 0;
+	}
+	r->out_bv = calloc(r->nout + 1, sizeof(*r->out_bv));
+	r->out_vals = calloc(r->nout + 1, sizeof(*r->out_vals));
+	if (r->out_bv == NULL || r->out_vals == NULL)
+		return smk_error_set(err, SMK_ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < r->nout; i++) {
+		r->out_bv[i].bv_val = (char *)r->out[i].data;
+		r->out_bv[i].bv_len = (ber_len_t)r->out[i].len;
+		r->out_vals[i] = &r->out_bv[i];
+	}
+	/* A replace with no values removes the attribute (and is no error
+	 * when it is not there). */
+	u->mods[0] = mod_new(LDAP_MOD_REPLACE, SMK_LDAP_ATTR_PKCS12,
+			     r->nout > 0 ? r->out_vals : NULL);
+	if (u->mods[0] == NULL)
+		return smk_error_set(err, SMK_ERR_NOMEM, "out of memory");
+	return 1;
+}
+
+static void
+rewrite_release(struct update *u)
+{
+	struct escrow_rewrite *r = u->ctx;
+
+	ldap_value_free_len(r->have);
+	free(r->have_der);
+	if (r->out != NULL)
+		smk_der_free_all(r->out, r->nout);
+	free(r->out_bv);
+	free(r->out_vals);
+	r->have = NULL;
+	r->have_der = r->out = NULL;
+	r->out_bv = NULL;
+	r->out_vals = NULL;
+	r->nout = 0;
+}
+
+enum smk_ldap_status
+smk_ldap_escrow_replace(struct smk_ldap *l, const char *dn, smk_ldap_escrow_map_fn *fn,
+			void *ctx, struct smk_error *err)
+{
+	static char *attrs[] = { SMK_LDAP_ATTR_PKCS12, NULL };
+	struct escrow_rewrite r = { .fn = fn, .ctx = ctx };
+	struct update u = { dn, attrs, rewrite_plan, rewrite_release, { NULL }, &r, 0 };
+
+	return update_entry(l, &u, err);
+}
+
+/* ---- password modify (RFC 3062) ------------------------------------------------ */
+
+struct passwd_op {
+	struct berval dn, old_pw, new_pw;
+};
+
+static int
+passwd_op(struct smk_ldap *l, void *ctx)
+{
+	struct passwd_op *p = ctx;
+	struct berval gen = { 0, NULL };
+	int rc;
+
+	rc = ldap_passwd_s(l->ld, &p->dn, &p->old_pw, &p->new_pw, &gen, NULL, NULL);
+	if (gen.bv_val != NULL) {	/* a generated password: we gave one, none comes */
+		OPENSSL_cleanse(gen.bv_val, gen.bv_len);
+		ber_memfree(gen.bv_val);
+	}
+	return rc;
+}
+
+enum smk_ldap_status
+smk_ldap_passwd(struct smk_ldap *l, const char *dn, const char *old_pw, const char *new_pw,
+		struct smk_error *err)
+{
+	struct passwd_op p = {
+		{ strlen(dn), (char *)dn },
+		{ strlen(old_pw), (char *)old_pw },
+		{ strlen(new_pw), (char *)new_pw },
+	};
+
+	return smk_ldap_run(l, passwd_op, &p, "password change", err);
 }
 
 /* ---- list (paged, RFC 2696) -------------------------------------------------- */

@@ -186,6 +186,24 @@ enum smk_ldap_status smk_ldap_escrow_read(struct smk_ldap *l, const char *dn,
 
 void smk_der_free_all(struct smk_der *ders, size_t n);
 
+/* Rewrites the userPKCS12 values of entry dn in one modification: fn gets
+ * the values as they are now and returns the complete new set in *out
+ * (malloc'd data, n_out values; 0 values removes the attribute), or -1 to
+ * give up (its err is returned).  The write carries the entry's state as
+ * read (RFC 4528 assertion, as escrow_add); if the entry changed meanwhile
+ * it is read again and fn called again.  fn returning the values unchanged
+ * (*n_out == SIZE_MAX) writes nothing. */
+typedef int smk_ldap_escrow_map_fn(void *ctx, const struct smk_der *have, size_t n,
+				   struct smk_der **out, size_t *n_out, struct smk_error *err);
+enum smk_ldap_status smk_ldap_escrow_replace(struct smk_ldap *l, const char *dn,
+					     smk_ldap_escrow_map_fn *fn, void *ctx,
+					     struct smk_error *err);
+
+/* Changes the password of entry dn (RFC 3062 password modify, as the
+ * handle's bind, normally dn itself).  SMK_LDAP_AUTH_FAILED: old refused. */
+enum smk_ldap_status smk_ldap_passwd(struct smk_ldap *l, const char *dn, const char *old_pw,
+				     const char *new_pw, struct smk_error *err);
+
 /* Calls fn for every entry under the base that has a certificate (paged
  * search).  fn returns 0 to go on. */
 typedef int smk_ldap_list_fn(void *ctx, const char *dn, const char *mail,
