@@ -48,6 +48,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -73,6 +74,12 @@ struct dirtok {
 
 	struct smk_ldap *pub;		/* lookups, with [directory]'s bind */
 	char *dn;			/* the address's entry, once found */
+	/* The certificates as last read: the key store asks for the public
+	 * objects at every listing (a PKCS#11 client: at every search), so
+	 * they are kept for the directory's cache_ttl, and served stale
+	 * (with a warning) while the directory cannot be reached. */
+	STACK_OF(X509) *pub_certs;
+	time_t pub_time;
 
 	/* Kept from unlock until lock: what store_key needs. */
 	bool unlocked;
@@ -257,6 +264,7 @@ close_(void *vb)
 		return;
 	lock_(b);
 	smk_ldap_free(b->pub);
+	sk_X509_pop_free(b->pub_certs, X509_free);
 	smk_ldap_settings_free(&b->s);
 	free(b->address);
 	free(b->dn);
@@ -495,29 +503,42 @@ static enum smk_ks_status
 load_public_(void *vb, smk_backend_add_fn *add, void *ctx, struct smk_error *err)
 {
 	struct dirtok *b = vb;
-	struct smk_ldap_certs *found;
-	enum smk_ks_status st = lookup(b, &found, err);
-	STACK_OF(X509) *certs;
+	struct smk_ldap_certs *found = NULL;
+	enum smk_ks_status st = SMK_KS_OK;
+	time_t now = time(NULL);
 
-	if (st == SMK_KS_NOT_FOUND)
-		smk_error_set(err, SMK_ERR_INVALID, "no directory entry for %s", b->address);
-	if (st != SMK_KS_OK) {
-		err_prefix(b, err);
-		return st;
+	if (b->pub_certs == NULL || now < b->pub_time ||
+	    now - b->pub_time >= (time_t)b->s.cache_ttl) {
+		st = lookup(b, &found, err);
+		if (st == SMK_KS_NOT_FOUND)
+			smk_error_set(err, SMK_ERR_INVALID, "no directory entry for %s", b->address);
+		if (st == SMK_KS_UNAVAILABLE && b->pub_certs != NULL) {
+			dlog(b, SMK_LOG_WARNING, "token %s: %s: showing the certificates read %lld s "
+			     "ago", b->name, err ? err->msg : "directory unavailable",
+			     (long long)(now - b->pub_time));
+			st = SMK_KS_OK;
+		} else if (st != SMK_KS_OK) {
+			err_prefix(b, err);
+			return st;
+		} else {
+			STACK_OF(X509) *certs = smk_ldap_certs_x509(found->certs, found->ncerts);
+
+			smk_ldap_certs_unref(found);
+			if (certs == NULL) {
+				smk_error_set(err, SMK_ERR_NOMEM, "out of memory");
+				return SMK_KS_ERROR;
+			}
+			sk_X509_pop_free(b->pub_certs, X509_free);
+			b->pub_certs = certs;
+			b->pub_time = now;
+		}
 	}
-	certs = smk_ldap_certs_x509(found->certs, found->ncerts);
-	smk_ldap_certs_unref(found);
-	if (certs == NULL) {
-		smk_error_set(err, SMK_ERR_NOMEM, "out of memory");
-		return SMK_KS_ERROR;
-	}
-	for (int i = 0; i < sk_X509_num(certs) && st == SMK_KS_OK; i++) {
-		if (add(ctx, NULL, sk_X509_value(certs, i), b->address) < 0) {
+	for (int i = 0; i < sk_X509_num(b->pub_certs) && st == SMK_KS_OK; i++) {
+		if (add(ctx, NULL, sk_X509_value(b->pub_certs, i), b->address) < 0) {
 			smk_error_set(err, SMK_ERR_NOMEM, "out of memory");
 			st = SMK_KS_ERROR;
 		}
 	}
-	sk_X509_pop_free(certs, X509_free);
 	return st;
 }
 
@@ -731,6 +752,7 @@ store_cert_(void *vb, X509 *cert, const char *label, struct smk_error *err)
 		err_prefix(b, err);
 		return ks_status(ls) == SMK_KS_OK ? SMK_KS_ERROR : ks_status(ls);
 	}
+	b->pub_time = 0;	/* read again at the next listing */
 	return SMK_KS_OK;
 }
 
