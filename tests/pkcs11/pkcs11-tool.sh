@@ -263,6 +263,24 @@ p11_run "token after login" pkcs11-tool --module "$P11_MODULE" --list-token-slot
 lacks "$T/out" 'user PIN count low' "the failure counter after a good login"
 ok "a wrong PIN fails with CKR_PIN_INCORRECT (count low); the right one works and resets the counter"
 
+# C_SetPIN: the keys move to the new PIN (a new process signs with it)
+new_pin=new-pin-2468
+p11_run "--change-pin" "${tool[@]}" --login --pin "$P11_PIN" --change-pin --new-pin "$new_pin"
+s=$(status "${tool[@]}" --login --pin "$P11_PIN" --list-objects 2>"$T/err" >"$T/out")
+[ "$s" != 0 ] || fail "the old PIN still works after --change-pin"
+has_line "$T/err" 'CKR_PIN_INCORRECT' "old PIN after --change-pin"
+p11_run "sign with the new PIN" "${tool[@]}" --login --pin "$new_pin" "${rsa[@]}" --sign \
+	-m SHA256-RSA-PKCS -i "$T/data" -o "$T/sig"
+openssl dgst -sha256 -verify "$d/rsa.pub" -signature "$T/sig" "$T/data" > /dev/null ||
+	fail "openssl rejects the signature made after --change-pin"
+p11_run "derive with the new PIN" "${tool[@]}" --login --pin "$new_pin" "${ec[@]}" --derive \
+	-m ECDH1-DERIVE -i "$T/peer.der" -o "$T/z"
+same "$T/z-openssl" "$T/z" "ECDH after --change-pin"
+p11_run "--change-pin back" "${tool[@]}" --login --pin "$new_pin" --change-pin --new-pin "$P11_PIN"
+p11_run "sign with the first PIN again" "${user[@]}" "${ec[@]}" --sign -m ECDSA \
+	-i "$T/data.sha256" -o "$T/sig"
+ok "--change-pin (C_SetPIN): the old PIN fails, both keys work with the new one"
+
 # ---- odds and ends: random, digest, C_Initialize in a forked child
 p11_run "generate-random" "${tool[@]}" --generate-random 64 -o "$T/rnd"
 [ "$(wc -c < "$T/rnd")" = 64 ] || fail "--generate-random 64 gave $(wc -c < "$T/rnd") bytes"
@@ -274,5 +292,28 @@ if ! p11_standin_lacks "C_Initialize in a forked child"; then
 	p11_run "--test-fork" "${user[@]}" --test-fork
 	has_line "$T/err" 'Calling C_Initialize in forked child process' "--test-fork ran"
 	ok "--test-fork: C_Initialize and the token in a forked child"
+fi
+
+# ---- lockout (last: it ends the token's use): 10 wrong PINs in a row
+if ! p11_standin_lacks "PIN lockout flags"; then
+	wrong_login() {	# wrong_login PIN: fails; pkcs11-tool's error in $T/err
+		s=$(status "${tool[@]}" --login --pin "$1" --list-objects 2>"$T/err" >"$T/out")
+		[ "$s" != 0 ] || fail "login with PIN $1 succeeded"
+	}
+	for i in 1 2 3 4 5 6 7 8 9; do
+		wrong_login "wrong-$i"
+		has_line "$T/err" 'C_Login failed: rv = CKR_PIN_INCORRECT' "wrong PIN $i"
+	done
+	p11_run "token after 9 wrong PINs" pkcs11-tool --module "$P11_MODULE" --list-token-slots
+	has_line "$T/out" '^  token flags +: .*final user PIN try' "CKF_USER_PIN_FINAL_TRY after 9 failures"
+	wrong_login wrong-10
+	has_line "$T/err" 'C_Login failed: rv = CKR_PIN_(INCORRECT|LOCKED)' "the 10th wrong PIN"
+	p11_run "token after 10 wrong PINs" pkcs11-tool --module "$P11_MODULE" --list-token-slots
+	has_line "$T/out" '^  token flags +: .*user PIN locked' "CKF_USER_PIN_LOCKED after 10 failures"
+	wrong_login "$P11_PIN"
+	has_line "$T/err" 'C_Login failed: rv = CKR_PIN_LOCKED' "the right PIN on a locked token"
+	p11_run "certificates on a locked token" "${tool[@]}" --list-objects --type cert
+	[ "$(count_objects "$T/out" cert)" -ge 2 ] || fail "no certificates on the locked token"
+	ok "10 wrong PINs lock the token (final try, then locked flags); the right PIN gets CKR_PIN_LOCKED"
 fi
 done_testing
