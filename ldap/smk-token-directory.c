@@ -674,7 +674,7 @@ unlock_(void *vb, enum smk_ks_user user, const char *pin, size_t pin_len,
 			}
 		}
 		if (wrong > 0)
-			dlog(b, opened ? SMK_LOG_INFO : SMK_LOG_WARNING,
+			dlog(b, SMK_LOG_WARNING,
 			     "token %s: %zu of %zu escrowed keys in %s do not open with this PIN "
 			     "(escrowed under another one): not available", b->name, wrong, n, b->dn);
 		if (n == 0)
