@@ -327,11 +327,16 @@ open_(const struct smk_config *cfg, const struct smk_config_section *sec, smk_lo
 		goto fail;
 	}
 	e = smk_config_entry(sec, "label");
+	if (e != NULL && strlen(e->value) > 32) {
+		smk_error_set(err, SMK_ERR_INVALID, "%s:%u: label longer than 32 bytes", file,
+			      e->line);
+		goto fail;
+	}
 	{
 		const char *l = e ? e->value : b->address;
 		size_t n = strlen(l);
 
-		if (n > 32) {	/* cut at a UTF-8 character boundary */
+		if (n > 32) {	/* a long address: cut at a UTF-8 character boundary */
 			n = 32;
 			while (n > 0 && ((unsigned char)l[n] & 0xC0) == 0x80)
 				n--;
