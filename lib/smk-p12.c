@@ -168,6 +168,14 @@ walk_bag(struct walk *w, PKCS12_SAFEBAG *bag, int depth)
 		} else {
 			k = EVP_PKCS82PKEY_ex(PKCS12_SAFEBAG_get0_p8inf(bag), NULL, NULL);
 		}
+		if (k == NULL && !w->mac_checked && PKCS12_SAFEBAG_get_nid(bag) ==
+		    NID_pkcs8ShroudedKeyBag) {
+			/* Without a MAC, a wrong password can decrypt to bytes
+			 * with valid padding (1 in 256) that are no key. */
+			w->bad_password = true;
+			ERR_clear_error();
+			return -1;
+		}
 		if (k == NULL)
 			return smk_error_set_ossl(w->err, SMK_ERR_CRYPTO,
 						  "PKCS#12: unusable private key");
