@@ -18,7 +18,9 @@
  *   bind  the [directory] section's own bind reads the values and the PIN
  *         only decrypts them: the separate escrow PIN of DESIGN's threat
  *         model, so an operator who captures live binds learns nothing
- *         that opens the keys.  The PIN is wrong only when no value opens.
+ *         that opens the keys.  The PIN is wrong only when no value opens
+ *         (with no value at all nothing can check it: any PIN logs in, and
+ *         the first key stored sets it).
  *
  * Client-side failure counter: $XDG_STATE_HOME/smimekit/NAME.state (or
  * ~/.local/state/...), mode 0600, "failures N", updated under flock(2).
