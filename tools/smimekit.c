@@ -12,6 +12,7 @@ static const struct tool_command commands[] = {
 	{ "encrypt", "encrypt a mail message to recipient certificates (S/MIME)", cmd_encrypt },
 	{ "cert", "check certificates against the recipient policy", cmd_cert },
 	{ "directory", "look up, publish and remove certificates in LDAP", cmd_directory },
+	{ "token", "key tokens: create, list, import, change PINs, escrow keys", cmd_token },
 };
 
 static void

@@ -21,6 +21,7 @@ struct tool_command {
 int cmd_encrypt(int argc, char **argv);
 int cmd_cert(int argc, char **argv);
 int cmd_directory(int argc, char **argv);
+int cmd_token(int argc, char **argv);
 
 /* "smimekit: <message>" on stderr. */
 void tool_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
