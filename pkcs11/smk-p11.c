@@ -587,6 +587,8 @@ static CK_INTERFACE interfaces[] = {
 	{ interface_name, &list_240, 0 },
 };
 
+static CK_INTERFACE scratch;
+
 static CK_RV
 get_function_list(CK_FUNCTION_LIST_PTR_PTR ppFunctionList)
 {
@@ -635,6 +637,12 @@ get_interface(CK_UTF8CHAR_PTR pInterfaceName, CK_VERSION_PTR pVersion,
 		*ppInterface = &interfaces[i];
 		return CKR_OK;
 	}
+	/* Nothing matches.  NSS asks first for CKF_INTERFACE_FORK_SAFE, and
+	 * pkcs11-spy (OpenSC 0.23) reads *ppInterface even when the call
+	 * fails: it gets a scratch copy of the default to look at, so
+	 * spying on NSS does not crash.  The result is still an error. */
+	scratch = interfaces[0];
+	*ppInterface = &scratch;
 	return CKR_ARGUMENTS_BAD;
 }
 
