@@ -288,8 +288,10 @@ write_atomic(const char *dir, const char *name, const void *data, size_t len, st
 	fd = -1;
 	if (rename(tmp, final) < 0)
 		goto fail;
-	if (fsync_dir(dir) < 0)
-		return fail(err, SMK_KS_ERROR, SMK_ERR_IO, "%s: fsync: %s", dir, strerror(errno));
+	/* The new file is in place now: a failed fsync of the directory only
+	 * weakens durability, and failing here would make callers undo a
+	 * change that happened. */
+	(void)fsync_dir(dir);
 	return SMK_KS_OK;
 fail:
 	e = errno;

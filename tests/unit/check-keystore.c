@@ -8,6 +8,8 @@
 #include "config.h"
 
 #include <limits.h>
+#include <signal.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,16 +104,51 @@ teardown(void)
 		      smk_ks_status_str(want), err.msg); \
 } while (0)
 
-/* Initialised token with the user PIN set, nobody logged in (3 KDFs). */
+/* An initialised token with the user PIN set, made once (3 KDFs) and
+ * copied by prepare() for each test. */
+static char template_dir[PATH_MAX];
+
+static void
+make_template(void)
+{
+	struct smk_keystore *k;
+	struct smk_error err;
+	struct smk_token *t;
+	char *text;
+
+	snprintf(template_dir, sizeof(template_dir), "%s/smk-check-keystore-tmpl-XXXXXX",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	ck_assert_ptr_nonnull(mkdtemp(template_dir));
+	ck_assert_int_gt(asprintf(&text, "[token t]\ntype = file\npath = %s/tok\n", template_dir), 0);
+	k = keystore_from(text, &err);
+	free(text);
+	ck_assert_msg(k != NULL, "%s", err.msg);
+	t = smk_keystore_find(k, "t");
+	ck_st(smk_token_init(t, PIN(SO_PIN), NULL, &err), SMK_KS_OK);
+	ck_st(smk_token_login(t, SMK_KS_SO, PIN(SO_PIN), &err), SMK_KS_OK);
+	ck_st(smk_token_init_pin(t, PIN(USER_PIN), &err), SMK_KS_OK);
+	smk_keystore_free(k);
+}
+
+static void
+remove_template(void)
+{
+	char cmd[PATH_MAX + 16];
+
+	ck_assert_uint_lt((size_t)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", template_dir),
+			  sizeof(cmd));
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* The test token: initialised, the user PIN set, nobody logged in. */
 static void
 prepare(void)
 {
-	struct smk_error err;
+	char cmd[3 * PATH_MAX];
 
-	ck_st(smk_token_init(tok, PIN(SO_PIN), NULL, &err), SMK_KS_OK);
-	ck_st(smk_token_login(tok, SMK_KS_SO, PIN(SO_PIN), &err), SMK_KS_OK);
-	ck_st(smk_token_init_pin(tok, PIN(USER_PIN), &err), SMK_KS_OK);
-	smk_token_logout(tok);
+	ck_assert_uint_lt((size_t)snprintf(cmd, sizeof(cmd), "cp -a '%s/tok' '%s'", template_dir,
+					   tokdir), sizeof(cmd));
+	ck_assert_int_eq(system(cmd), 0);
 }
 
 static struct smk_item *
@@ -328,20 +365,53 @@ START_TEST(wrong_pin_and_lockout)
 	ck_assert(!ti.user_locked);
 	ck_assert_uint_eq(ti.user_failures, 0);
 	smk_token_logout(tok);
-	ck_st(smk_token_login(tok, SMK_KS_USER, PIN("a new PIN"), &err), SMK_KS_PIN_INCORRECT);
 	ck_st(smk_token_login(tok, SMK_KS_USER, PIN(USER_PIN), &err), SMK_KS_OK);
 	ck_assert_uint_eq(count_items(tok, NULL, NULL), 1);
 	smk_token_logout(tok);
 
+	/* a token holding keys is never initialised again */
+	ck_st(smk_token_init(tok, PIN(SO_PIN), NULL, &err), SMK_KS_EXISTS);
+}
+END_TEST
+
+START_TEST(so_pin)
+{
+	struct smk_token_info ti;
+	struct smk_error err;
+
+	prepare();
 	/* the SO PIN counts and locks too */
 	ck_st(smk_token_login(tok, SMK_KS_SO, PIN("bad so 1"), &err), SMK_KS_PIN_INCORRECT);
 	ck_assert_uint_eq(info().so_failures, 1);
-	ck_st(smk_token_login(tok, SMK_KS_SO, PIN(SO_PIN), &err), SMK_KS_OK);
-	ck_assert_uint_eq(info().so_failures, 0);
+	ck_st(smk_token_set_pin(tok, SMK_KS_SO, PIN("bad so 2"), PIN("new SO PIN"), &err),
+	      SMK_KS_PIN_INCORRECT);
+	ck_st(smk_token_login(tok, SMK_KS_SO, PIN("bad so 3"), &err), SMK_KS_PIN_INCORRECT);
+	ti = info();
+	ck_assert(ti.so_locked && !ti.user_locked);
+	ck_st(smk_token_login(tok, SMK_KS_SO, PIN(SO_PIN), &err), SMK_KS_PIN_LOCKED);
+	/* the user is not affected */
+	ck_st(smk_token_login(tok, SMK_KS_USER, PIN(USER_PIN), &err), SMK_KS_OK);
 	smk_token_logout(tok);
 
-	/* a token holding keys is never initialised again */
-	ck_st(smk_token_init(tok, PIN(SO_PIN), NULL, &err), SMK_KS_EXISTS);
+	/* with a higher limit in the configuration, the SO PIN changes */
+	smk_keystore_free(ks);
+	{
+		char *text;
+
+		ck_assert_int_gt(asprintf(&text, "[token t]\ntype = file\npath = %s\n", tokdir), 0);
+		ks = keystore_from(text, &err);
+		free(text);
+		ck_assert_msg(ks != NULL, "%s", err.msg);
+		tok = smk_keystore_find(ks, "t");
+	}
+	ti = info();
+	ck_assert_uint_eq(ti.max_failures, 10);
+	ck_assert(!ti.so_locked);
+	ck_st(smk_token_set_pin(tok, SMK_KS_SO, PIN(SO_PIN), PIN("new SO PIN"), &err), SMK_KS_OK);
+	ck_assert_uint_eq(info().so_failures, 0);
+	ck_st(smk_token_login(tok, SMK_KS_SO, PIN(SO_PIN), &err), SMK_KS_PIN_INCORRECT);
+	ck_st(smk_token_login(tok, SMK_KS_SO, PIN("new SO PIN"), &err), SMK_KS_OK);
+	smk_token_logout(tok);
 }
 END_TEST
 
@@ -827,6 +897,14 @@ START_TEST(set_pin_and_files)
 	EVP_PKEY_free(k);
 	free(p8);
 
+	/* the leftover of a PIN change that was interrupted before token.conf
+	 * was replaced: ignored, then cleaned up */
+	ck_assert_uint_lt((size_t)snprintf(path, sizeof(path), "mkdir '%s/keys.2' && "
+					   "echo junk > '%s/keys.2/%040d.p8'", tokdir, tokdir, 0),
+			  sizeof(path));
+	ck_assert_int_eq(system(path), 0);
+	ck_assert_uint_eq(count_items(tok, NULL, NULL), 2);
+
 	/* the user PIN changes while logged in: keys stay usable */
 	ck_st(smk_token_set_pin(tok, SMK_KS_USER, PIN("wrong"), PIN("new user PIN"), &err),
 	      SMK_KS_PIN_INCORRECT);
@@ -865,11 +943,6 @@ START_TEST(set_pin_and_files)
 	EVP_PKEY_free(k);
 	free(p8);
 
-	/* the SO PIN */
-	ck_st(smk_token_set_pin(tok, SMK_KS_SO, PIN(SO_PIN), PIN("new SO PIN"), &err), SMK_KS_OK);
-	ck_st(smk_token_login(tok, SMK_KS_SO, PIN(SO_PIN), &err), SMK_KS_PIN_INCORRECT);
-	ck_st(smk_token_login(tok, SMK_KS_SO, PIN("new SO PIN"), &err), SMK_KS_OK);
-	smk_token_logout(tok);
 	smk_item_unref(ec);
 }
 END_TEST
@@ -947,6 +1020,128 @@ START_TEST(two_processes)
 	ck_assert_uint_eq(count_items(tok, &with_private, NULL), 6);
 	ck_assert_uint_eq(with_private, 6);
 	smk_token_logout(tok);
+}
+END_TEST
+
+/* A process killed while it checks a PIN has used up an attempt: the
+ * counter is written before the KDF runs. */
+START_TEST(killed_during_pin_check)
+{
+	char path[PATH_MAX + 32];
+	struct smk_error err;
+	int status, polls = 0;
+	pid_t pid;
+
+	prepare();
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct smk_keystore *k = open_keystore();
+
+		smk_token_login(smk_keystore_find(k, "t"), SMK_KS_USER, PIN(USER_PIN), &err);
+		_exit(0);
+	}
+	/* The KDF takes ~0.35 s: kill the child as soon as the counter is up
+	 * (read without the token's lock, which the child holds). */
+	ck_assert_uint_lt((size_t)snprintf(path, sizeof(path), "%s/token.conf", tokdir),
+			  sizeof(path));
+	for (;;) {
+		size_t len;
+		char *conf = tu_read_file(path, &len);
+		bool up = conf != NULL && strstr(conf, "user_failures = 1\n") != NULL;
+
+		free(conf);
+		if (up || polls++ > 5000)
+			break;
+		usleep(1000);
+	}
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFSIGNALED(status), "the login finished before it could be killed");
+	ck_assert_uint_eq(info().user_failures, 1);
+	ck_st(smk_token_login(tok, SMK_KS_USER, PIN(USER_PIN), &err), SMK_KS_OK);
+	ck_assert_uint_eq(info().user_failures, 0);
+	smk_token_logout(tok);
+}
+END_TEST
+
+/* ---- threads ------------------------------------------------------------------------- */
+
+struct signer {
+	struct smk_item *it;
+	int ok, not_logged_in, other;
+};
+
+static void *
+sign_loop(void *arg)
+{
+	struct signer *sg = arg;
+	unsigned char digest[32], sig[512];
+	struct smk_sign_params p = { SMK_PAD_PKCS1, "SHA256", NULL, -1 };
+
+	for (int i = 0; i < 40; i++) {
+		struct smk_error err;
+		size_t len = sizeof(sig);
+		enum smk_ks_status st;
+
+		memset(digest, i, sizeof(digest));
+		st = smk_token_sign(tok, sg->it, &p, digest, 32, sig, &len, &err);
+		if (st == SMK_KS_OK) {
+			EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, sg->it->pub, NULL);
+
+			if (ctx != NULL && EVP_PKEY_verify_init(ctx) == 1 &&
+			    EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) > 0 &&
+			    EVP_PKEY_verify(ctx, sig, len, digest, 32) == 1)
+				sg->ok++;
+			else
+				sg->other++;
+			EVP_PKEY_CTX_free(ctx);
+		} else if (st == SMK_KS_NOT_LOGGED_IN) {
+			sg->not_logged_in++;
+		} else {
+			sg->other++;
+		}
+	}
+	return NULL;
+}
+
+/* Four threads sign with the same keys while the main thread lists items;
+ * then a logout in the middle of signing. */
+START_TEST(threads)
+{
+	struct signer sg[4];
+	pthread_t th[4];
+	struct smk_item *rsa, *ec;
+	struct smk_error err;
+
+	prepare();
+	ck_st(smk_token_login(tok, SMK_KS_USER, PIN(USER_PIN), &err), SMK_KS_OK);
+	rsa = generate(SMK_KEY_RSA, 2048, NULL, NULL);
+	ec = generate(SMK_KEY_EC, 0, NULL, NULL);
+	for (int round = 0; round < 2; round++) {
+		memset(sg, 0, sizeof(sg));
+		for (int i = 0; i < 4; i++) {
+			sg[i].it = i % 2 ? ec : rsa;
+			ck_assert_int_eq(pthread_create(&th[i], NULL, sign_loop, &sg[i]), 0);
+		}
+		if (round == 0) {
+			for (int i = 0; i < 5; i++)
+				ck_assert_uint_eq(count_items(tok, NULL, NULL), 2);
+		} else {
+			smk_token_logout(tok);
+		}
+		for (int i = 0; i < 4; i++)
+			ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+		for (int i = 0; i < 4; i++) {
+			ck_assert_int_eq(sg[i].other, 0);
+			ck_assert_int_eq(sg[i].ok + sg[i].not_logged_in, 40);
+			if (round == 0)
+				ck_assert_int_eq(sg[i].ok, 40);
+		}
+	}
+	ck_assert(!info().user_logged_in);
+	smk_item_unref(rsa);
+	smk_item_unref(ec);
 }
 END_TEST
 
@@ -1141,17 +1336,21 @@ main(void)
 	SRunner *sr;
 	int failed;
 
+	tcase_add_unchecked_fixture(tc, make_template, remove_template);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, config_errors);
 	tcase_add_test(tc, init_login_logout);
 	tcase_add_test(tc, wrong_pin_and_lockout);
+	tcase_add_test(tc, so_pin);
 	tcase_add_test(tc, sign_and_verify);
 	tcase_add_test(tc, decrypt_and_derive);
 	tcase_add_test(tc, store_key_and_cert);
 	tcase_add_test(tc, set_pin_and_files);
 	tcase_add_test(tc, hand_encrypted_key);
 	tcase_add_test(tc, two_processes);
+	tcase_add_test(tc, threads);
+	tcase_add_test(tc, killed_during_pin_check);
 	tcase_add_test(tc, damaged_files);
 	tcase_add_test(tc, api_misuse);
 	suite_add_tcase(s, tc);
