@@ -873,8 +873,11 @@ smk_C_CreateObject(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK_UL
 	case CKO_CERTIFICATE:
 		rv = create_cert(s, pTemplate, ulCount, phObject);
 		break;
+	case CKO_PRIVATE_KEY:
+		rv = smk_p11_import_private(s, pTemplate, ulCount, phObject);
+		break;
 	default:
-		/* Private keys are imported with `smimekit token import`. */
+		/* Public keys alone are not kept; certificates carry them. */
 		rv = CKR_ATTRIBUTE_VALUE_INVALID;
 		break;
 	}

@@ -204,8 +204,9 @@ check_init_args(const CK_C_INITIALIZE_ARGS *a)
 	      a->UnlockMutex != NULL;
 	if (any && !all)
 		return CKR_ARGUMENTS_BAD;
-	if (a->flags & CKF_LIBRARY_CANT_CREATE_OS_THREADS)
-		return CKR_NEED_TO_CREATE_THREADS;
+	/* CKF_LIBRARY_CANT_CREATE_OS_THREADS is fine: neither the module nor
+	 * the key store starts threads (and p11-kit always sets the flag, so
+	 * refusing it would lock out GnuTLS and p11-kit-proxy.so). */
 	/* Only the OS's locks are used: the application's mutex callbacks
 	 * are accepted only together with CKF_OS_LOCKING_OK. */
 	if (all && !(a->flags & CKF_OS_LOCKING_OK))

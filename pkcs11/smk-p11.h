@@ -206,6 +206,10 @@ CK_RV smk_p11_secret_new(struct p11_session *s, const struct p11_secret_spec *sp
 CK_RV smk_p11_secret_len(const CK_ATTRIBUTE *tmpl, CK_ULONG count, CK_KEY_TYPE default_type,
 			 CK_ULONG *len);
 
+/* A private key from C_CreateObject onto the token (smk-p11-import.c). */
+CK_RV smk_p11_import_private(struct p11_session *s, const CK_ATTRIBUTE *t, CK_ULONG n,
+			     CK_OBJECT_HANDLE *out);
+
 /* What an operation needs of a key, copied out of its object so the
  * operation does not depend on the object staying. */
 struct p11_key {
