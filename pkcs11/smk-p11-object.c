@@ -374,6 +374,27 @@ sync_one(struct p11_slot *slot, CK_OBJECT_CLASS cls, struct smk_item *it)
 	object_link(o);
 }
 
+static time_t
+now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + 1;	/* never 0 */
+}
+
+void
+smk_p11_slot_refresh(struct p11_slot *slot)
+{
+	bool due;
+
+	pthread_mutex_lock(&smk_p11_lock);
+	due = slot->synced == 0 || now_seconds() - slot->synced >= 1;
+	pthread_mutex_unlock(&smk_p11_lock);
+	if (due)
+		smk_p11_slot_sync(slot);
+}
+
 void
 smk_p11_slot_sync(struct p11_slot *slot)
 {
@@ -384,6 +405,9 @@ smk_p11_slot_sync(struct p11_slot *slot)
 	size_t n = 0;
 	bool user;
 
+	pthread_mutex_lock(&smk_p11_lock);
+	slot->synced = now_seconds();
+	pthread_mutex_unlock(&smk_p11_lock);
 	/* Asking the key store may read files or the directory: not under
 	 * the module lock. */
 	smk_error_clear(&err);
@@ -1231,7 +1255,7 @@ smk_C_FindObjectsInit(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK
 		}
 	}
 	/* The token may have changed (another process, a new key). */
-	smk_p11_slot_sync(s->slot);
+	smk_p11_slot_refresh(s->slot);
 	pthread_mutex_lock(&smk_p11_lock);
 	for (struct p11_object *o = smk_p11_mod->objects; o != NULL; o = o->next) {
 		if (!visible(o, s) || !matches(o, pTemplate, ulCount))

@@ -24,6 +24,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 
@@ -48,6 +49,7 @@ struct p11_slot {
 	struct smk_token *token;
 	enum p11_login login;
 	CK_ULONG sessions, rw_sessions;
+	time_t synced;			/* monotonic seconds of the last sync (0: never) */
 };
 
 struct p11_session;
@@ -154,6 +156,10 @@ struct p11_object {
 /* Brings the slot's token objects up to date with the key store's items
  * (takes the module lock itself; call without it). */
 void smk_p11_slot_sync(struct p11_slot *slot);
+/* The same, unless the slot was synced within the last second: for
+ * C_FindObjectsInit, which clients call in bursts (a directory token
+ * asks the server each time). */
+void smk_p11_slot_refresh(struct p11_slot *slot);
 /* Makes the slot's CKO_PROFILE object (module lock held). */
 CK_RV smk_p11_profile_new(struct p11_slot *slot);
 /* The object of handle h visible to session s (module lock held), or NULL. */
