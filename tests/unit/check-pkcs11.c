@@ -56,6 +56,8 @@ static CK_FUNCTION_LIST_3_0 *F3;
 
 /* ---- helpers ---------------------------------------------------------------------- */
 
+static const unsigned char msg[] = "The quick brown fox jumps over the lazy dog, twice over.";
+
 static void
 load_module(void)
 {
@@ -1054,10 +1056,27 @@ import_keys(CK_SESSION_HANDLE ro, CK_SESSION_HANDLE rw, X509 *bob)
 	OK(F->C_CreateObject(rw, t, n, &o));
 	ck_assert_uint_eq(get_ulong(rw, o, CKA_CLASS), CKO_PRIVATE_KEY);
 	ck_assert(get_bool(rw, o, CKA_SENSITIVE));
-	cert = find_one(rw, CKO_CERTIFICATE, "bob");
+	/* It joins bob's certificate: one CKA_ID (the item's label is the
+	 * key store's choice). */
 	id1 = get_attr(rw, o, CKA_ID, &l1);
-	id2 = get_attr(rw, cert, CKA_ID, &l2);
-	ck_assert(l1 == l2 && memcmp(id1, id2, l1) == 0);
+	{
+		CK_OBJECT_CLASS cc = CKO_CERTIFICATE;
+		CK_ATTRIBUTE tc[] = { { CKA_CLASS, &cc, sizeof(cc) }, { CKA_ID, id1, l1 } };
+		CK_ULONG got = 0;
+
+		OK(F->C_FindObjectsInit(rw, tc, 2));
+		OK(F->C_FindObjects(rw, &cert, 1, &got));
+		OK(F->C_FindObjectsFinal(rw));
+		ck_assert_uint_eq(got, 1);
+	}
+	id2 = get_attr(rw, cert, CKA_VALUE, &l2);
+	{
+		const unsigned char *p = id2;
+		X509 *x = d2i_X509(NULL, &p, (long)l2);
+
+		ck_assert(x != NULL && X509_cmp(x, bob) == 0);
+		X509_free(x);
+	}
 	free(id1), free(id2);
 	digest("SHA256", msg, sizeof(msg), md, &ml);
 	sign(rw, &(CK_MECHANISM){ CKM_SHA256_RSA_PKCS, NULL, 0 }, o, msg, sizeof(msg), sig, &sl);
@@ -1220,7 +1239,6 @@ END_TEST
 
 /* ---- signatures ------------------------------------------------------------------------ */
 
-static const unsigned char msg[] = "The quick brown fox jumps over the lazy dog, twice over.";
 
 START_TEST(test_sign_rsa)
 {
