@@ -98,6 +98,10 @@ struct smk_token {
 	const struct smk_token_backend *be;
 	void *b;
 	pthread_mutex_t mu;
+	/* privs and user_in change under mu and keys_lock (write); the
+	 * private-key operations only take keys_lock (read), so threads
+	 * signing at once neither queue nor wait for a login elsewhere */
+	pthread_rwlock_t keys_lock;
 	bool user_in, so_in;
 	struct ks_priv *privs;
 	size_t n_privs;
@@ -249,6 +253,12 @@ smk_keystore_new(const struct smk_config *cfg, const struct smk_token_backend *c
 			free(t);
 			goto nomem;
 		}
+		if (pthread_rwlock_init(&t->keys_lock, NULL) != 0) {
+			pthread_mutex_destroy(&t->mu);
+			free(t->name);
+			free(t);
+			goto nomem;
+		}
 		grown = realloc(ks->tokens, (ks->count + 1) * sizeof(*grown));
 		if (grown == NULL) {
 			token_free(t);
@@ -285,12 +295,20 @@ privs_free(struct ks_priv *privs, size_t n)
 static void
 logout_locked(struct smk_token *t)
 {
+	struct ks_priv *privs;
+	size_t n;
+
 	if ((t->user_in || t->so_in) && t->b != NULL)
 		t->be->lock(t->b);
-	privs_free(t->privs, t->n_privs);
+	pthread_rwlock_wrlock(&t->keys_lock);
+	privs = t->privs;
+	n = t->n_privs;
 	t->privs = NULL;
 	t->n_privs = 0;
 	t->user_in = t->so_in = false;
+	pthread_rwlock_unlock(&t->keys_lock);
+	/* operations running still hold their own references */
+	privs_free(privs, n);
 }
 
 static void
@@ -301,6 +319,7 @@ token_free(struct smk_token *t)
 	logout_locked(t);
 	if (t->b != NULL)
 		t->be->close(t->b);
+	pthread_rwlock_destroy(&t->keys_lock);
 	pthread_mutex_destroy(&t->mu);
 	free(t->name);
 	free(t);
@@ -909,11 +928,13 @@ smk_token_login(struct smk_token *t, enum smk_ks_user user, const char *pin, siz
 	} else {
 		st = t->be->unlock(t->b, user, pin != NULL ? pin : "", pin_len, collect_add, &c, err);
 		if (st == SMK_KS_OK && user == SMK_KS_USER) {
+			pthread_rwlock_wrlock(&t->keys_lock);
 			t->privs = c.privs;
 			t->n_privs = c.n_privs;
+			t->user_in = true;
+			pthread_rwlock_unlock(&t->keys_lock);
 			c.privs = NULL;
 			c.n_privs = 0;
-			t->user_in = true;
 		} else if (st == SMK_KS_OK) {
 			t->so_in = true;
 		}
@@ -1056,16 +1077,20 @@ store_locked(struct smk_token *t, EVP_PKEY *key, X509 *cert, const char *label,
 			c.privs[0].cert = NULL;
 		}
 	} else {
+		pthread_rwlock_wrlock(&t->keys_lock);
 		grown = realloc(t->privs, (t->n_privs + 1) * sizeof(*grown));
+		if (grown != NULL) {
+			t->privs = grown;
+			p = &t->privs[t->n_privs++];
+			*p = c.privs[0];
+			c.n_privs = 0;
+		}
+		pthread_rwlock_unlock(&t->keys_lock);
 		if (grown == NULL) {
 			privs_free(c.privs, c.n_privs);
 			return fail(err, SMK_KS_ERROR, SMK_ERR_NOMEM, "token %s: out of memory",
 				    t->name);
 		}
-		t->privs = grown;
-		p = &t->privs[t->n_privs++];
-		*p = c.privs[0];
-		c.n_privs = 0;
 	}
 	if (out != NULL) {
 		*out = item_new(p->id, p->id_len, p->type, p->pub, cert != NULL ? cert : p->cert,
@@ -1229,27 +1254,28 @@ smk_token_store_cert(struct smk_token *t, X509 *cert, const char *label, struct 
 
 /* ---- private-key operations -------------------------------------------------- */
 
-/* A reference to the private key of it (EVP_PKEY_free it). */
+/* A context on the private key of it, made under the keys' read lock (the
+ * context holds its own reference to the key). */
 static enum smk_ks_status
-get_private(struct smk_token *t, const struct smk_item *it, EVP_PKEY **key, struct smk_error *err)
+op_begin(struct smk_token *t, const struct smk_item *it, EVP_PKEY_CTX **ctx, struct smk_error *err)
 {
-	enum smk_ks_status st;
+	enum smk_ks_status st = SMK_KS_OK;
 	struct ks_priv *p;
 
-	*key = NULL;
-	pthread_mutex_lock(&t->mu);
-	st = need_user(t, err);
-	if (st == SMK_KS_OK) {
+	*ctx = NULL;
+	pthread_rwlock_rdlock(&t->keys_lock);
+	if (!t->user_in) {
+		st = fail(err, SMK_KS_NOT_LOGGED_IN, SMK_ERR_STATE, "token %s: the user is not logged in",
+			  t->name);
+	} else {
 		p = it->id_len <= SMK_ITEM_ID_MAX ? find_priv(t, it->id, it->id_len) : NULL;
 		if (p == NULL)
 			st = fail(err, SMK_KS_NOT_FOUND, SMK_ERR_INVALID,
 				  "token %s: no private key for this item", t->name);
-		else if (!EVP_PKEY_up_ref(p->key))
-			st = fail(err, SMK_KS_ERROR, SMK_ERR_CRYPTO, "token %s: key reference", t->name);
-		else
-			*key = p->key;
+		else if ((*ctx = EVP_PKEY_CTX_new_from_pkey(NULL, p->key, NULL)) == NULL)
+			st = fail(err, SMK_KS_ERROR, SMK_ERR_CRYPTO, "token %s: out of memory", t->name);
 	}
-	pthread_mutex_unlock(&t->mu);
+	pthread_rwlock_unlock(&t->keys_lock);
 	return st;
 }
 
@@ -1263,9 +1289,24 @@ ossl_fail(struct smk_error *err, enum smk_ks_status st, const char *what)
 static enum smk_ks_status
 get_md(const char *name, const EVP_MD **md, struct smk_error *err)
 {
+	/* the common ones without a name lookup (which takes a global lock) */
+	static const struct {
+		const char *name;
+		const EVP_MD *(*fn)(void);
+	} common[] = {
+		{ "SHA256", EVP_sha256 }, { "SHA384", EVP_sha384 }, { "SHA512", EVP_sha512 },
+		{ "SHA1", EVP_sha1 }, { "SHA224", EVP_sha224 },
+	};
+
 	*md = NULL;
 	if (name == NULL)
 		return SMK_KS_OK;
+	for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++) {
+		if (strcmp(name, common[i].name) == 0) {
+			*md = common[i].fn();
+			return SMK_KS_OK;
+		}
+	}
 	*md = EVP_get_digestbyname(name);
 	if (*md == NULL)
 		return fail(err, SMK_KS_UNSUPPORTED, SMK_ERR_INVALID, "digest %s not offered", name);
@@ -1371,9 +1412,10 @@ smk_token_sign(struct smk_token *t, const struct smk_item *it, const struct smk_
 	smk_error_clear(err);
 	if (t == NULL || it == NULL || p == NULL || sig_len == NULL || (in == NULL && in_len > 0))
 		return fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "sign: NULL argument");
-	st = get_private(t, it, &key, err);
+	st = op_begin(t, it, &ctx, err);
 	if (st != SMK_KS_OK)
 		return st;
+	key = EVP_PKEY_CTX_get0_pkey(ctx);
 	base = EVP_PKEY_get_base_id(key);
 	max = (size_t)EVP_PKEY_get_size(key);
 	if (sig == NULL) {
@@ -1389,8 +1431,7 @@ smk_token_sign(struct smk_token *t, const struct smk_item *it, const struct smk_
 	st = get_md(p->md, &md, err);
 	if (st != SMK_KS_OK)
 		goto out;
-	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
-	if (ctx == NULL || EVP_PKEY_sign_init(ctx) <= 0) {
+	if (EVP_PKEY_sign_init(ctx) <= 0) {
 		st = ossl_fail(err, SMK_KS_ERROR, "sign");
 		goto out;
 	}
@@ -1419,7 +1460,6 @@ smk_token_sign(struct smk_token *t, const struct smk_item *it, const struct smk_
 out:
 	OPENSSL_clear_free(raw, max);
 	EVP_PKEY_CTX_free(ctx);
-	EVP_PKEY_free(key);
 	return st;
 }
 
@@ -1439,9 +1479,10 @@ smk_token_decrypt(struct smk_token *t, const struct smk_item *it,
 	if (t == NULL || it == NULL || p == NULL || out_len == NULL || (in == NULL && in_len > 0) ||
 	    (p->label == NULL && p->label_len > 0))
 		return fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "decrypt: NULL argument");
-	st = get_private(t, it, &key, err);
+	st = op_begin(t, it, &ctx, err);
 	if (st != SMK_KS_OK)
 		return st;
+	key = EVP_PKEY_CTX_get0_pkey(ctx);
 	if (EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA) {
 		st = fail(err, SMK_KS_UNSUPPORTED, SMK_ERR_INVALID, "decryption needs an RSA key");
 		goto out;
@@ -1466,8 +1507,7 @@ smk_token_decrypt(struct smk_token *t, const struct smk_item *it,
 		st = fail(err, SMK_KS_UNSUPPORTED, SMK_ERR_INVALID, "padding not offered for decryption");
 		goto out;
 	}
-	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
-	if (ctx == NULL || EVP_PKEY_decrypt_init(ctx) <= 0 ||
+	if (EVP_PKEY_decrypt_init(ctx) <= 0 ||
 	    EVP_PKEY_CTX_set_rsa_padding(ctx, p->padding == SMK_PAD_NONE ? RSA_NO_PADDING :
 					 p->padding == SMK_PAD_PKCS1 ? RSA_PKCS1_PADDING :
 					 RSA_PKCS1_OAEP_PADDING) <= 0) {
@@ -1515,7 +1555,6 @@ smk_token_decrypt(struct smk_token *t, const struct smk_item *it,
 out:
 	OPENSSL_clear_free(tmp, k);
 	EVP_PKEY_CTX_free(ctx);
-	EVP_PKEY_free(key);
 	return st;
 }
 
@@ -1533,9 +1572,10 @@ smk_token_derive(struct smk_token *t, const struct smk_item *it, const unsigned 
 	smk_error_clear(err);
 	if (t == NULL || it == NULL || out_len == NULL || (peer == NULL && peer_len > 0))
 		return fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "derive: NULL argument");
-	st = get_private(t, it, &key, err);
+	st = op_begin(t, it, &dctx, err);
 	if (st != SMK_KS_OK)
 		return st;
+	key = EVP_PKEY_CTX_get0_pkey(dctx);
 	if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC) {
 		st = fail(err, SMK_KS_UNSUPPORTED, SMK_ERR_INVALID, "ECDH needs an EC key");
 		goto out;
@@ -1551,7 +1591,7 @@ smk_token_derive(struct smk_token *t, const struct smk_item *it, const unsigned 
 			  "secret buffer too small (%zu bytes needed)", need);
 		goto out;
 	}
-	if (peer_len == 0 || peer_len > 2 * need + 1) {
+	if (peer_len < 2 || peer_len > 2 * need + 1 || peer[0] == 0) {
 		st = fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "peer point of %zu bytes", peer_len);
 		goto out;
 	}
@@ -1569,12 +1609,18 @@ smk_token_derive(struct smk_token *t, const struct smk_item *it, const unsigned 
 		st = ossl_fail(err, SMK_KS_BAD_INPUT, "ECDH: the peer point is not on the key's curve");
 		goto out;
 	}
-	dctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
-	if (dctx == NULL || EVP_PKEY_derive_init(dctx) <= 0) {
+	if (EVP_PKEY_derive_init(dctx) <= 0) {
 		st = ossl_fail(err, SMK_KS_ERROR, "ECDH");
 		goto out;
 	}
-	if (EVP_PKEY_derive_set_peer(dctx, peer_key) <= 0) {
+	/* The import above decoded the point and checked that it is on the
+	 * curve (the encoding of the point at infinity was refused before).
+	 * On the NIST prime curves (cofactor 1) that makes it a point of the
+	 * group's order, so the full check, one more scalar multiplication,
+	 * is only made for other curves. */
+	if (EVP_PKEY_derive_set_peer_ex(dctx, peer_key, strcmp(group, "prime256v1") != 0 &&
+					strcmp(group, "secp384r1") != 0 &&
+					strcmp(group, "secp521r1") != 0) <= 0) {
 		st = ossl_fail(err, SMK_KS_BAD_INPUT, "ECDH: the peer point is not usable");
 		goto out;
 	}
@@ -1584,6 +1630,5 @@ out:
 	EVP_PKEY_free(peer_key);
 	EVP_PKEY_CTX_free(pctx);
 	EVP_PKEY_CTX_free(dctx);
-	EVP_PKEY_free(key);
 	return st;
 }
