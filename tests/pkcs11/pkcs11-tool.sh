@@ -288,10 +288,22 @@ p11_run "hash" "${tool[@]}" --hash -m SHA256 -i "$T/data" -o "$T/h"
 same "$T/data.sha256" "$T/h" "C_Digest SHA-256"
 ok "C_GenerateRandom and C_Digest (SHA-256 equal to openssl's)"
 
+# pkcs11-tool's own self test: random, digests, C_Verify, and decryption
+# of what it encrypted with OpenSSL (RSA-PKCS, X.509, OAEP with and without
+# a label) on every key
+if ! p11_standin_lacks "pkcs11-tool --test without errors"; then
+	p11_run "--test" "${user[@]}" --test
+	has_line "$T/out" '^No errors$' "--test"
+	has_line "$T/err" 'encoding parameter \(Label\) present' "--test: OAEP with a label ran"
+	[ "$(grep -c '^OK$' "$T/out")" -ge 2 ] || fail "--test: OAEP results: $(cat "$T/out")"
+	lacks "$T/out" 'ERR|FAILED|not supported' "--test"
+	ok "pkcs11-tool --test: no errors (random, digests, verify, decrypt incl. OAEP with a label)"
+fi
+
 if ! p11_standin_lacks "C_Initialize in a forked child"; then
 	p11_run "--test-fork" "${user[@]}" --test-fork
-	has_line "$T/err" 'Calling C_Initialize in forked child process' "--test-fork ran"
-	ok "--test-fork: C_Initialize and the token in a forked child"
+	has_line "$T/out" 'Calling C_Initialize in forked child process' "--test-fork ran"
+	ok "--test-fork: C_Initialize in a forked child of a logged-in process"
 fi
 
 # ---- lockout (last: it ends the token's use): 10 wrong PINs in a row
