@@ -291,22 +291,26 @@ privs_free(struct ks_priv *privs, size_t n)
 	free(privs);
 }
 
-/* Drops the keys in memory and the backend's unlocked state.  Token locked. */
+/* Drops the keys in memory and the backend's unlocked state.  Token
+ * locked; keys_lock is taken unless the token is being freed (after
+ * fork() a lock held by a thread of the parent would never be released). */
 static void
-logout_locked(struct smk_token *t)
+logout_locked(struct smk_token *t, bool take_keys_lock)
 {
 	struct ks_priv *privs;
 	size_t n;
 
 	if ((t->user_in || t->so_in) && t->b != NULL)
 		t->be->lock(t->b);
-	pthread_rwlock_wrlock(&t->keys_lock);
+	if (take_keys_lock)
+		pthread_rwlock_wrlock(&t->keys_lock);
 	privs = t->privs;
 	n = t->n_privs;
 	t->privs = NULL;
 	t->n_privs = 0;
 	t->user_in = t->so_in = false;
-	pthread_rwlock_unlock(&t->keys_lock);
+	if (take_keys_lock)
+		pthread_rwlock_unlock(&t->keys_lock);
 	/* operations running still hold their own references */
 	privs_free(privs, n);
 }
@@ -316,7 +320,7 @@ token_free(struct smk_token *t)
 {
 	if (t == NULL)
 		return;
-	logout_locked(t);
+	logout_locked(t, false);
 	if (t->b != NULL)
 		t->be->close(t->b);
 	pthread_rwlock_destroy(&t->keys_lock);
@@ -951,7 +955,7 @@ smk_token_logout(struct smk_token *t)
 	if (t == NULL)
 		return;
 	pthread_mutex_lock(&t->mu);
-	logout_locked(t);
+	logout_locked(t, true);
 	pthread_mutex_unlock(&t->mu);
 }
 

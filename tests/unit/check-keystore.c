@@ -750,6 +750,17 @@ START_TEST(store_key_and_cert)
 	ck_st(smk_token_store_cert(tok, eccert, NULL, &it, &err), SMK_KS_OK);
 	ck_assert(it->has_private);
 	ck_assert_str_eq(it->label, "Alice EC");
+	{
+		/* an EC id is the SHA-1 of the uncompressed point */
+		unsigned char point[65], ecid[20];
+		size_t plen = 0;
+
+		ck_assert(EVP_PKEY_get_octet_string_param(eckey, OSSL_PKEY_PARAM_PUB_KEY, point,
+							  sizeof(point), &plen));
+		ck_assert_uint_eq(plen, 65);
+		SHA1(point, plen, ecid);
+		ck_assert_mem_eq(it->id, ecid, 20);
+	}
 	smk_item_unref(it);
 	smk_token_logout(tok);
 
@@ -975,6 +986,22 @@ START_TEST(hand_encrypted_key)
 	ck_assert_uint_eq(with_private, 1);
 	smk_token_logout(tok);
 	ck_assert_uint_eq(count_items(tok, NULL, NULL), 0);
+
+	/* a PIN change opens it with the old PIN and writes it the token's way */
+	ck_st(smk_token_set_pin(tok, SMK_KS_USER, PIN(USER_PIN), PIN("changed PIN"), &err),
+	      SMK_KS_OK);
+	snprintf(path, sizeof(path), "%s/keys.2/%s.p8", tokdir, idhex);
+	{
+		EVP_PKEY *k2 = openssl_pkcs8(path, "changed PIN");
+
+		ck_assert_ptr_nonnull(k2);
+		ck_assert_int_eq(EVP_PKEY_eq(k2, key), 1);
+		EVP_PKEY_free(k2);
+	}
+	ck_st(smk_token_login(tok, SMK_KS_USER, PIN("changed PIN"), &err), SMK_KS_OK);
+	ck_assert_uint_eq(count_items(tok, &with_private, NULL), 1);
+	ck_assert_uint_eq(with_private, 1);
+	smk_token_logout(tok);
 	EVP_PKEY_free(key);
 }
 END_TEST
