@@ -365,6 +365,16 @@ smk_C_SetPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pOldPin, CK_ULONG ulOld
 	return rv;
 }
 
+static bool
+token_initialized(struct p11_slot *slot)
+{
+	struct smk_token_info info;
+	struct smk_error err;
+
+	memset(&info, 0, sizeof(info));
+	return smk_token_info(slot->token, &info, &err) != SMK_KS_OK || info.initialized;
+}
+
 CK_RV
 smk_C_Login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHAR_PTR pPin,
 	    CK_ULONG ulPinLen)
@@ -421,6 +431,11 @@ smk_C_Login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHAR_PTR p
 			     (const char *)pPin, ulPinLen, &err);
 	if (st == SMK_KS_PIN_INVALID)
 		st = SMK_KS_PIN_INCORRECT;	/* a PIN of the wrong length is just wrong */
+	if (st == SMK_KS_ERROR && !token_initialized(slot)) {
+		/* No PIN of either user exists before C_InitToken. */
+		smk_p11_log(SMK_LOG_INFO, "C_Login: the token is not initialised (C_InitToken)");
+		st = SMK_KS_PIN_NOT_SET;
+	}
 	rv = smk_p11_ks_rv(st, &err, "C_Login");
 	if (rv == CKR_OK) {
 		pthread_mutex_lock(&smk_p11_lock);

@@ -720,6 +720,12 @@ START_TEST(test_lockout)
 	CK_SESSION_HANDLE h;
 	CK_TOKEN_INFO ti;
 
+	/* Before C_InitToken there is no PIN to log in with. */
+	h = open_session(1, true);
+	RV(CKR_USER_PIN_NOT_INITIALIZED, F->C_Login(h, CKU_SO, PIN(SO_PIN)));
+	RV(CKR_USER_PIN_NOT_INITIALIZED, F->C_Login(h, CKU_USER, PIN(USER_PIN)));
+	OK(F->C_CloseSession(h));
+
 	memset(label, ' ', 32);
 	memcpy(label, "spare", 5);
 	RV(CKR_PIN_LEN_RANGE, F->C_InitToken(1, PIN("so"), label));
