@@ -397,6 +397,33 @@ START_TEST(test_interfaces)
 	ck_assert_ptr_null(dlsym(lib, "smk_p11_mod"));
 	ck_assert_ptr_null(dlsym(lib, "smk_keystore_new"));
 
+	/* The dynamic symbol table has these three functions and nothing else
+	 * of the module's own (nm, when binutils is there). */
+	{
+		char cmd[PATH_MAX + 64], line[512];
+		FILE *p;
+		int funcs = 0, others = 0;
+
+		snprintf(cmd, sizeof(cmd), "nm -D --defined-only '%s' 2>/dev/null",
+			 getenv("SMK_PKCS11_MODULE"));
+		p = popen(cmd, "r");
+		while (p != NULL && fgets(line, sizeof(line), p) != NULL) {
+			char addr[64], type[8], name[256];
+
+			if (sscanf(line, "%63s %7s %255s", addr, type, name) != 3)
+				continue;
+			if (strcmp(name, "C_GetFunctionList") == 0 || strcmp(name, "C_GetInterfaceList") == 0 ||
+			    strcmp(name, "C_GetInterface") == 0)
+				funcs++;
+			else if (strncmp(name, "_", 1) != 0)	/* _init, _fini, __bss_start ... */
+				others++, fprintf(stderr, "exported: %s", line);
+		}
+		if (p != NULL && pclose(p) == 0 && funcs + others > 0) {
+			ck_assert_int_eq(funcs, 3);
+			ck_assert_int_eq(others, 0);
+		}
+	}
+
 	RV(CKR_ARGUMENTS_BAD, gfl(NULL));
 	RV(CKR_ARGUMENTS_BAD, gil(NULL, NULL));
 	OK(gil(NULL, &n));
@@ -1763,6 +1790,30 @@ START_TEST(test_nss_rsa_path)
 	ol = sizeof(out);
 	RV(CKR_DATA_LEN_RANGE, F->C_Encrypt(h, plain, 1000, out, &ol));	/* not whole blocks */
 	RV(CKR_OPERATION_NOT_INITIALIZED, F->C_Encrypt(h, plain, 992, out, &ol));
+
+	/* The session key wrapped with the RSA public key (OAEP) and back. */
+	{
+		CK_OBJECT_HANDLE pub = find_one(h, CKO_PUBLIC_KEY, "rsa"), back;
+		CK_RSA_PKCS_OAEP_PARAMS p = { CKM_SHA256, CKG_MGF1_SHA256, CKZ_DATA_SPECIFIED, NULL, 0 };
+		CK_MECHANISM m = { CKM_RSA_PKCS_OAEP, &p, sizeof(p) };
+		CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+		CK_KEY_TYPE kt = CKK_AES;
+		CK_ATTRIBUTE t[] = { { CKA_CLASS, &cls, sizeof(cls) }, { CKA_KEY_TYPE, &kt, sizeof(kt) } };
+		unsigned char w[256];
+		CK_ULONG wlen = 0;
+
+		OK(F->C_WrapKey(h, &m, pub, key, NULL, &wlen));
+		ck_assert_uint_eq(wlen, 256);
+		wlen = 10;
+		RV(CKR_BUFFER_TOO_SMALL, F->C_WrapKey(h, &m, pub, key, w, &wlen));
+		wlen = sizeof(w);
+		OK(F->C_WrapKey(h, &m, pub, key, w, &wlen));
+		RV(CKR_WRAPPING_KEY_TYPE_INCONSISTENT, F->C_WrapKey(h, &m, priv, key, w, &wlen));
+		OK(F->C_UnwrapKey(h, &m, priv, w, wlen, t, 2, &back));
+		v = get_attr(h, back, CKA_VALUE, &vl);
+		ck_assert(vl == 32 && memcmp(v, cek, 32) == 0);
+		free(v);
+	}
 
 	/* Misuse. */
 	RV(CKR_MECHANISM_PARAM_INVALID, F->C_DecryptInit(h, &(CK_MECHANISM){ CKM_AES_CBC, iv, 8 }, key));
