@@ -816,6 +816,60 @@ START_TEST(store_key_and_cert)
 }
 END_TEST
 
+/* A renewed certificate for the same key: the key's item shows the newer
+ * one, the older one is an item of its own (no private key). */
+START_TEST(two_certs_one_key)
+{
+	EVP_PKEY *key = tu_key("alice-rsa");
+	X509 *cert = tu_cert("alice-rsa"), *renewed = X509_new();
+	struct smk_item **items;
+	struct smk_error err;
+	char path[PATH_MAX + 64], idhex[41];
+	struct stat st;
+	size_t n;
+
+	/* self-signed, valid from now: newer than alice-rsa.pem */
+	ck_assert(X509_set_version(renewed, X509_VERSION_3));
+	ck_assert(ASN1_INTEGER_set(X509_get_serialNumber(renewed), 2));
+	ck_assert(X509_set_subject_name(renewed, X509_get_subject_name(cert)));
+	ck_assert(X509_set_issuer_name(renewed, X509_get_subject_name(cert)));
+	ck_assert_ptr_nonnull(X509_gmtime_adj(X509_getm_notBefore(renewed), 0));
+	ck_assert_ptr_nonnull(X509_gmtime_adj(X509_getm_notAfter(renewed), 86400));
+	ck_assert(X509_set_pubkey(renewed, key));
+	ck_assert_int_gt(X509_sign(renewed, key, EVP_sha256()), 0);
+
+	prepare();
+	ck_st(smk_token_login(tok, SMK_KS_USER, PIN(USER_PIN), &err), SMK_KS_OK);
+	ck_st(smk_token_store_key(tok, key, cert, "Alice", NULL, &err), SMK_KS_OK);
+	ck_st(smk_token_store_cert(tok, renewed, NULL, NULL, &err), SMK_KS_OK);
+	ck_st(smk_token_store_cert(tok, renewed, NULL, NULL, &err), SMK_KS_OK);
+	ck_st(smk_token_store_cert(tok, cert, NULL, NULL, &err), SMK_KS_OK);
+	ck_st(smk_token_items(tok, &items, &n, &err), SMK_KS_OK);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_mem_eq(items[0]->id, items[1]->id, 20);
+	ck_assert_int_eq(X509_cmp(items[0]->cert, renewed), 0);
+	ck_assert(items[0]->has_private && items[0]->private_stored);
+	ck_assert_int_eq(X509_cmp(items[1]->cert, cert), 0);
+	ck_assert(!items[1]->has_private && !items[1]->private_stored);
+	ck_assert_str_eq(items[1]->label, "Alice");
+	for (int i = 0; i < 20; i++)
+		snprintf(idhex + 2 * i, 3, "%02x", items[0]->id[i]);
+	smk_items_free(items, n);
+	smk_token_logout(tok);
+
+	/* one file per certificate, no duplicate */
+	snprintf(path, sizeof(path), "%s/certs/%s.pem", tokdir, idhex);
+	ck_assert_int_eq(stat(path, &st), 0);
+	snprintf(path, sizeof(path), "%s/certs/%s-2.pem", tokdir, idhex);
+	ck_assert_int_eq(stat(path, &st), 0);
+	snprintf(path, sizeof(path), "%s/certs/%s-3.pem", tokdir, idhex);
+	ck_assert_int_ne(stat(path, &st), 0);
+	X509_free(renewed);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+}
+END_TEST
+
 /* ---- PIN change, files ------------------------------------------------------------- */
 
 static char *
@@ -1373,6 +1427,7 @@ main(void)
 	tcase_add_test(tc, sign_and_verify);
 	tcase_add_test(tc, decrypt_and_derive);
 	tcase_add_test(tc, store_key_and_cert);
+	tcase_add_test(tc, two_certs_one_key);
 	tcase_add_test(tc, set_pin_and_files);
 	tcase_add_test(tc, hand_encrypted_key);
 	tcase_add_test(tc, two_processes);
