@@ -279,10 +279,10 @@ smk_C_InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen, CK_U
 	if (ulPinLen < SMK_PIN_MIN || ulPinLen > SMK_PIN_MAX)
 		return CKR_PIN_LEN_RANGE;
 
-	/* The label is 32 bytes, blank-padded. */
+	/* The label is 32 bytes, blank-padded (some callers pad with NULs). */
 	memcpy(label, pLabel, 32);
 	n = 32;
-	while (n > 0 && label[n - 1] == ' ')
+	while (n > 0 && (label[n - 1] == ' ' || label[n - 1] == '\0'))
 		n--;
 	label[n] = '\0';
 	if (memchr(label, '\0', n) != NULL)

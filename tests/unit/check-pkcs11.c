@@ -753,7 +753,7 @@ START_TEST(test_lockout)
 	RV(CKR_USER_PIN_NOT_INITIALIZED, F->C_Login(h, CKU_USER, PIN(USER_PIN)));
 	OK(F->C_CloseSession(h));
 
-	memset(label, ' ', 32);
+	memset(label, 0, 32);	/* NUL-padded, as some callers do */
 	memcpy(label, "spare", 5);
 	RV(CKR_PIN_LEN_RANGE, F->C_InitToken(1, PIN("so"), label));
 	RV(CKR_ARGUMENTS_BAD, F->C_InitToken(1, PIN(SO_PIN), NULL));
