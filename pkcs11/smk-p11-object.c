@@ -1,21 +1,13 @@
-/* smk-p11-object.c - objects: the key store's items as token objects, the
- * CKO_PROFILE object, session secret keys; finding, reading and changing
- * attributes, creating and destroying
+/* smk-p11-object.c - objects: lookup and lifetime, keys for operations,
+ * C_CreateObject, C_CopyObject, C_DestroyObject, attributes, finding
  *
- * Token objects mirror the key store's items: each item gives a public
- * key (when a private key is stored for it, or it has no certificate), a
- * certificate (if it has one) and, while the user is logged in, a private
- * key, all with the item's CKA_ID and CKA_LABEL.  They are rebuilt from
- * the items (smk_p11_slot_sync) after login, logout, key generation and
- * at every C_FindObjectsInit, and keep their handles while their item
- * stays.  Token objects are read-only here: keys are never destroyed.
- *
- * Session objects are secret keys (AES, generic) made by C_UnwrapKey,
- * C_DeriveKey, C_GenerateKey, C_CreateObject and C_CopyObject.  As the
- * standard says, every session of the application on that slot sees
- * them; they go when the session that made them closes (private ones
- * also at logout).
+ * Token objects (smk-p11-item.c) mirror the key store's items and are
+ * read-only here: keys are never destroyed.  Session objects are secret
+ * keys (smk-p11-secret.c); certificates written with C_CreateObject go
+ * to the token (NSS imports certificates this way), private keys too
+ * (smk-p11-import.c).
  */
+
 #include "config.h"
 
 #include <stdlib.h>
@@ -30,252 +22,8 @@
 
 #include "smk-p11.h"
 
-/* ---- building token objects ------------------------------------------------------ */
-
-static CK_RV
-set_der(struct p11_object *o, CK_ATTRIBUTE_TYPE t, unsigned char *der, int len)
-{
-	CK_RV rv;
-
-	if (len < 0 || (len > 0 && der == NULL))
-		return CKR_GENERAL_ERROR;
-	rv = smk_p11_attr_set(o, t, der, (CK_ULONG)len);
-	OPENSSL_free(der);
-	return rv;
-}
-
-static CK_RV
-set_bn(struct p11_object *o, CK_ATTRIBUTE_TYPE t, const EVP_PKEY *pub, const char *param)
-{
-	BIGNUM *bn = NULL;
-	unsigned char *buf;
-	int n;
-	CK_RV rv;
-
-	if (!EVP_PKEY_get_bn_param(pub, param, &bn))
-		return CKR_GENERAL_ERROR;
-	n = BN_num_bytes(bn);
-	buf = OPENSSL_malloc(n > 0 ? (size_t)n : 1);
-	if (buf == NULL) {
-		BN_free(bn);
-		return CKR_HOST_MEMORY;
-	}
-	BN_bn2bin(bn, buf);
-	rv = smk_p11_attr_set(o, t, buf, (CK_ULONG)n);
-	OPENSSL_free(buf);
-	BN_free(bn);
-	return rv;
-}
-
-static CK_RV
-set_date(struct p11_object *o, CK_ATTRIBUTE_TYPE t, const ASN1_TIME *when)
-{
-	CK_DATE d;
-	struct tm tm;
-	char buf[32];
-
-	if (when == NULL || !ASN1_TIME_to_tm(when, &tm))
-		return smk_p11_attr_set(o, t, NULL, 0);
-	snprintf(buf, sizeof(buf), "%04d%02d%02d", (tm.tm_year + 1900) % 10000,
-		 (tm.tm_mon + 1) % 100, tm.tm_mday % 100);
-	memcpy(d.year, buf, 4);
-	memcpy(d.month, buf + 4, 2);
-	memcpy(d.day, buf + 6, 2);
-	return smk_p11_attr_set(o, t, &d, sizeof(d));
-}
-
-static CK_RV
-build_common(struct p11_object *o, bool is_private)
-{
-	CK_RV rv = CKR_OK;
-	const char *label = o->item->label != NULL ? o->item->label : "";
-
-	if (rv == CKR_OK) rv = smk_p11_attr_set_ulong(o, CKA_CLASS, o->cls);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_bool(o, CKA_TOKEN, true);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_bool(o, CKA_PRIVATE, is_private);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_bool(o, CKA_MODIFIABLE, false);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_bool(o, CKA_COPYABLE, false);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_bool(o, CKA_DESTROYABLE, false);
-	if (rv == CKR_OK) rv = smk_p11_attr_set(o, CKA_LABEL, label, strlen(label));
-	if (rv == CKR_OK) rv = smk_p11_attr_set(o, CKA_ID, o->item->id, o->item->id_len);
-	if (rv == CKR_OK) {
-		const X509 *c = o->item->cert;
-
-		if (c != NULL) {
-			unsigned char *der = NULL;
-			int n = i2d_X509_NAME(X509_get_subject_name(c), &der);
-
-			rv = set_der(o, CKA_SUBJECT, der, n);
-		} else {
-			rv = smk_p11_attr_set(o, CKA_SUBJECT, NULL, 0);
-		}
-	}
-	if (rv == CKR_OK) {
-		unsigned char *der = NULL;
-		int n = i2d_PUBKEY(o->item->pub, &der);
-
-		rv = set_der(o, CKA_PUBLIC_KEY_INFO, der, n);
-	}
-	return rv;
-}
-
-static CK_RV
-build_key_common(struct p11_object *o, bool rsa)
-{
-	CK_RV rv = CKR_OK;
-
-	if (rv == CKR_OK) rv = smk_p11_attr_set_ulong(o, CKA_KEY_TYPE, rsa ? CKK_RSA : CKK_EC);
-	if (rv == CKR_OK) rv = smk_p11_attr_set(o, CKA_START_DATE, NULL, 0);
-	if (rv == CKR_OK) rv = smk_p11_attr_set(o, CKA_END_DATE, NULL, 0);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_bool(o, CKA_LOCAL, false);
-	if (rv == CKR_OK)
-		rv = smk_p11_attr_set_ulong(o, CKA_KEY_GEN_MECHANISM, CK_UNAVAILABLE_INFORMATION);
-	if (rv != CKR_OK)
-		return rv;
-	if (rsa) {
-		rv = set_bn(o, CKA_MODULUS, o->item->pub, OSSL_PKEY_PARAM_RSA_N);
-		if (rv == CKR_OK)
-			rv = set_bn(o, CKA_PUBLIC_EXPONENT, o->item->pub, OSSL_PKEY_PARAM_RSA_E);
-	} else {
-		size_t n = 0;
-		unsigned char *der = smk_p11_ec_params(o->item->pub, &n);
-
-		if (der == NULL)
-			return CKR_GENERAL_ERROR;
-		rv = smk_p11_attr_set(o, CKA_EC_PARAMS, der, n);
-		OPENSSL_free(der);
-	}
-	return rv;
-}
-
-static CK_RV
-build_private(struct p11_object *o)
-{
-	static const CK_ATTRIBUTE_TYPE rsa_secret[] = {
-		CKA_PRIVATE_EXPONENT, CKA_PRIME_1,	CKA_PRIME_2,
-		CKA_EXPONENT_1,	      CKA_EXPONENT_2, CKA_COEFFICIENT,
-	};
-	bool rsa = o->item->type == SMK_KEY_RSA;
-	CK_RV rv = build_common(o, true);
-
-	if (rv == CKR_OK) rv = build_key_common(o, rsa);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_bool(o, CKA_SENSITIVE, true);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_bool(o, CKA_DECRYPT, rsa);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_bool(o, CKA_SIGN, true);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_bool(o, CKA_SIGN_RECOVER, false);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_bool(o, CKA_UNWRAP, rsa);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_bool(o, CKA_DERIVE, !rsa);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_bool(o, CKA_EXTRACTABLE, false);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_bool(o, CKA_ALWAYS_SENSITIVE, true);
-	/* Keys may have been imported from a PKCS#12: once extractable. */
-	if (rv == CKR_OK) rv = smk_p11_attr_set_bool(o, CKA_NEVER_EXTRACTABLE, false);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_bool(o, CKA_WRAP_WITH_TRUSTED, false);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_bool(o, CKA_ALWAYS_AUTHENTICATE, false);
-	if (rsa) {
-		for (size_t i = 0; rv == CKR_OK && i < sizeof(rsa_secret) / sizeof(rsa_secret[0]); i++)
-			rv = smk_p11_attr_set_sensitive(o, rsa_secret[i]);
-	} else if (rv == CKR_OK) {
-		rv = smk_p11_attr_set_sensitive(o, CKA_VALUE);
-	}
-	return rv;
-}
-
-static CK_RV
-build_public(struct p11_object *o)
-{
-	bool rsa = o->item->type == SMK_KEY_RSA;
-	CK_RV rv = build_common(o, false);
-
-	if (rv == CKR_OK) rv = build_key_common(o, rsa);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_bool(o, CKA_ENCRYPT, rsa);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_bool(o, CKA_VERIFY, true);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_bool(o, CKA_VERIFY_RECOVER, false);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_bool(o, CKA_WRAP, rsa);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_bool(o, CKA_DERIVE, false);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_bool(o, CKA_TRUSTED, false);
-	if (rv != CKR_OK)
-		return rv;
-	if (rsa) {
-		CK_ULONG bits = (CK_ULONG)EVP_PKEY_get_bits(o->item->pub);
-
-		rv = smk_p11_attr_set_ulong(o, CKA_MODULUS_BITS, bits);
-	} else {
-		size_t n = 0;
-		unsigned char *pt = smk_p11_ec_point(o->item->pub, true, &n);
-
-		if (pt == NULL)
-			return CKR_GENERAL_ERROR;
-		rv = smk_p11_attr_set(o, CKA_EC_POINT, pt, n);
-		OPENSSL_free(pt);
-	}
-	return rv;
-}
-
-static CK_RV
-build_cert(struct p11_object *o)
-{
-	X509 *c = o->item->cert;
-	unsigned char *der = NULL, md[SHA_DIGEST_LENGTH];
-	int n;
-	CK_RV rv = build_common(o, false);
-
-	if (rv == CKR_OK) rv = smk_p11_attr_set_ulong(o, CKA_CERTIFICATE_TYPE, CKC_X_509);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_bool(o, CKA_TRUSTED, false);
-	/* 1: token user (the key is here), 0: unspecified. */
-	if (rv == CKR_OK)
-		rv = smk_p11_attr_set_ulong(o, CKA_CERTIFICATE_CATEGORY,
-					    o->item->private_stored ? 1 : 0);
-	if (rv == CKR_OK) rv = set_date(o, CKA_START_DATE, X509_get0_notBefore(c));
-	if (rv == CKR_OK) rv = set_date(o, CKA_END_DATE, X509_get0_notAfter(c));
-	if (rv == CKR_OK) {
-		der = NULL;
-		n = i2d_X509_NAME(X509_get_issuer_name(c), &der);
-		rv = set_der(o, CKA_ISSUER, der, n);
-	}
-	if (rv == CKR_OK) {
-		/* The DER INTEGER, tag and length included, as NSS expects. */
-		der = NULL;
-		n = i2d_ASN1_INTEGER(X509_get0_serialNumber(c), &der);
-		rv = set_der(o, CKA_SERIAL_NUMBER, der, n);
-	}
-	if (rv == CKR_OK) {
-		der = NULL;
-		n = i2d_X509(c, &der);
-		if (n > 0) {
-			SHA1(der, (size_t)n, md);
-			rv = smk_p11_attr_set(o, CKA_CHECK_VALUE, md, 3);
-		}
-		if (rv == CKR_OK)
-			rv = set_der(o, CKA_VALUE, der, n);
-		else
-			OPENSSL_free(der);
-	}
-	if (rv == CKR_OK) rv = smk_p11_attr_set(o, CKA_URL, NULL, 0);
-	if (rv == CKR_OK) rv = smk_p11_attr_set(o, CKA_HASH_OF_SUBJECT_PUBLIC_KEY, NULL, 0);
-	if (rv == CKR_OK) rv = smk_p11_attr_set(o, CKA_HASH_OF_ISSUER_PUBLIC_KEY, NULL, 0);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_ulong(o, CKA_JAVA_MIDP_SECURITY_DOMAIN, 0);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_ulong(o, CKA_NAME_HASH_ALGORITHM, CKM_SHA_1);
-	return rv;
-}
-
-static CK_RV
-build_item_object(struct p11_object *o)
-{
-	smk_p11_attrs_free(o);
-	switch (o->cls) {
-	case CKO_PRIVATE_KEY:
-		return build_private(o);
-	case CKO_PUBLIC_KEY:
-		return build_public(o);
-	case CKO_CERTIFICATE:
-		return build_cert(o);
-	default:
-		return CKR_GENERAL_ERROR;
-	}
-}
-
-static void
-object_free(struct p11_object *o)
+void
+smk_p11_object_free(struct p11_object *o)
 {
 	smk_p11_attrs_free(o);
 	if (o->item != NULL)
@@ -283,9 +31,8 @@ object_free(struct p11_object *o)
 	free(o);
 }
 
-/* Links a new object (module lock held). */
-static struct p11_object *
-object_new(struct p11_slot *slot, CK_OBJECT_CLASS cls, CK_SESSION_HANDLE owner)
+struct p11_object *
+smk_p11_object_new(struct p11_slot *slot, CK_OBJECT_CLASS cls, CK_SESSION_HANDLE owner)
 {
 	struct p11_object *o = calloc(1, sizeof(*o));
 
@@ -297,152 +44,14 @@ object_new(struct p11_slot *slot, CK_OBJECT_CLASS cls, CK_SESSION_HANDLE owner)
 	return o;
 }
 
-static void
-object_link(struct p11_object *o)
+void
+smk_p11_object_link(struct p11_object *o)
 {
 	o->handle = smk_p11_new_handle();
 	o->next = smk_p11_mod->objects;
 	smk_p11_mod->objects = o;
 }
 
-CK_RV
-smk_p11_profile_new(struct p11_slot *slot)
-{
-	struct p11_object *o = object_new(slot, CKO_PROFILE, 0);
-	CK_RV rv = CKR_OK;
-
-	if (o == NULL)
-		return CKR_HOST_MEMORY;
-	/* NSS lists certificates without asking for the PIN when the token
-	 * says it is a public-certificates token. */
-	if (rv == CKR_OK) rv = smk_p11_attr_set_ulong(o, CKA_CLASS, CKO_PROFILE);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_bool(o, CKA_TOKEN, true);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_bool(o, CKA_PRIVATE, false);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_bool(o, CKA_MODIFIABLE, false);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_bool(o, CKA_COPYABLE, false);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_bool(o, CKA_DESTROYABLE, false);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_ulong(o, CKA_PROFILE_ID, CKP_PUBLIC_CERTIFICATES_TOKEN);
-	if (rv != CKR_OK) {
-		object_free(o);
-		return rv;
-	}
-	object_link(o);
-	return CKR_OK;
-}
-
-/* The slot's token object of class cls for item id (module lock held). */
-static struct p11_object *
-find_item_object(struct p11_slot *slot, CK_OBJECT_CLASS cls, const struct smk_item *it)
-{
-	for (struct p11_object *o = smk_p11_mod->objects; o != NULL; o = o->next) {
-		if (o->slot == slot && o->owner == 0 && o->cls == cls && o->item != NULL &&
-		    o->item->id_len == it->id_len && memcmp(o->item->id, it->id, it->id_len) == 0)
-			return o;
-	}
-	return NULL;
-}
-
-static void
-sync_one(struct p11_slot *slot, CK_OBJECT_CLASS cls, struct smk_item *it)
-{
-	struct p11_object *o = find_item_object(slot, cls, it);
-
-	if (o != NULL) {
-		o->seen = true;
-		if (o->item == it)
-			return;
-		smk_item_unref(o->item);
-		smk_item_ref(it);
-		o->item = it;
-		if (build_item_object(o) != CKR_OK) {
-			smk_p11_log(SMK_LOG_WARNING, "object for \"%s\" not rebuilt", it->label);
-			o->seen = false;	/* dropped below */
-		}
-		return;
-	}
-	o = object_new(slot, cls, 0);
-	if (o == NULL)
-		return;
-	smk_item_ref(it);
-	o->item = it;
-	if (build_item_object(o) != CKR_OK) {
-		smk_p11_log(SMK_LOG_WARNING, "object for \"%s\" not made", it->label);
-		object_free(o);
-		return;
-	}
-	o->seen = true;
-	object_link(o);
-}
-
-static time_t
-now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + 1;	/* never 0 */
-}
-
-void
-smk_p11_slot_refresh(struct p11_slot *slot)
-{
-	bool due;
-
-	pthread_mutex_lock(&smk_p11_lock);
-	due = slot->synced == 0 || now_seconds() - slot->synced >= 1;
-	pthread_mutex_unlock(&smk_p11_lock);
-	if (due)
-		smk_p11_slot_sync(slot);
-}
-
-void
-smk_p11_slot_sync(struct p11_slot *slot)
-{
-	struct smk_item **items = NULL;
-	struct smk_error err;
-	enum smk_ks_status st;
-	struct p11_object **pp, *o;
-	size_t n = 0;
-	bool user;
-
-	pthread_mutex_lock(&smk_p11_lock);
-	slot->synced = now_seconds();
-	pthread_mutex_unlock(&smk_p11_lock);
-	/* Asking the key store may read files or the directory: not under
-	 * the module lock. */
-	smk_error_clear(&err);
-	st = smk_token_items(slot->token, &items, &n, &err);
-	if (st != SMK_KS_OK) {
-		smk_p11_ks_rv(st, &err, "listing the token");
-		return;
-	}
-	pthread_mutex_lock(&smk_p11_lock);
-	user = slot->login == P11_LOGIN_USER;
-	for (o = smk_p11_mod->objects; o != NULL; o = o->next) {
-		if (o->slot == slot && o->owner == 0 && o->item != NULL)
-			o->seen = false;
-	}
-	for (size_t i = 0; i < n; i++) {
-		struct smk_item *it = items[i];
-
-		if (it->private_stored || it->cert == NULL)
-			sync_one(slot, CKO_PUBLIC_KEY, it);
-		if (it->cert != NULL)
-			sync_one(slot, CKO_CERTIFICATE, it);
-		if (user && it->has_private)
-			sync_one(slot, CKO_PRIVATE_KEY, it);
-	}
-	for (pp = &smk_p11_mod->objects; (o = *pp) != NULL;) {
-		if (o->slot == slot && o->owner == 0 && o->item != NULL && !o->seen) {
-			*pp = o->next;
-			object_free(o);
-			continue;
-		}
-		pp = &o->next;
-	}
-	pthread_mutex_unlock(&smk_p11_lock);
-	smk_items_free(items, n);
-}
 
 /* ---- lookup and lifetime ------------------------------------------------------------ */
 
@@ -476,7 +85,7 @@ drop_if(bool (*pred)(const struct p11_object *, const void *), const void *arg)
 	for (pp = &smk_p11_mod->objects; (o = *pp) != NULL;) {
 		if (pred(o, arg)) {
 			*pp = o->next;
-			object_free(o);
+			smk_p11_object_free(o);
 			continue;
 		}
 		pp = &o->next;
@@ -514,7 +123,7 @@ smk_p11_objects_free_all(struct p11_module *m)
 
 	for (o = m->objects; o != NULL; o = next) {
 		next = o->next;
-		object_free(o);
+		smk_p11_object_free(o);
 	}
 	m->objects = NULL;
 }
@@ -572,177 +181,6 @@ smk_p11_key_clear(struct p11_key *k)
 	if (k->item != NULL)
 		smk_item_unref(k->item);
 	OPENSSL_cleanse(k, sizeof(*k));
-}
-
-/* ---- session secret keys ----------------------------------------------------------- */
-
-/* Attributes a secret-key template may carry. */
-static bool
-secret_attr_ok(CK_ATTRIBUTE_TYPE t, bool value_allowed)
-{
-	switch (t) {
-	case CKA_CLASS: case CKA_KEY_TYPE: case CKA_VALUE_LEN: case CKA_TOKEN:
-	case CKA_PRIVATE: case CKA_LABEL: case CKA_ID: case CKA_START_DATE:
-	case CKA_END_DATE: case CKA_SENSITIVE: case CKA_EXTRACTABLE: case CKA_ENCRYPT:
-	case CKA_DECRYPT: case CKA_WRAP: case CKA_UNWRAP: case CKA_SIGN: case CKA_VERIFY:
-	case CKA_DERIVE: case CKA_MODIFIABLE: case CKA_COPYABLE: case CKA_DESTROYABLE:
-	case CKA_WRAP_WITH_TRUSTED: case CKA_TRUSTED: case CKA_LOCAL:
-	case CKA_ALWAYS_SENSITIVE: case CKA_NEVER_EXTRACTABLE:
-		return true;
-	case CKA_VALUE:
-		return value_allowed;
-	default:
-		return false;
-	}
-}
-
-static bool
-secret_len_ok(CK_KEY_TYPE type, CK_ULONG len)
-{
-	if (type == CKK_AES)
-		return len == 16 || len == 24 || len == 32;
-	return len >= 1 && len <= P11_SECRET_MAX;
-}
-
-CK_RV
-smk_p11_secret_len(const CK_ATTRIBUTE *tmpl, CK_ULONG count, CK_KEY_TYPE default_type,
-		   CK_ULONG *len)
-{
-	CK_ULONG type = default_type, vlen = 0;
-	bool present;
-	CK_RV rv;
-
-	rv = smk_p11_tmpl_ulong(tmpl, count, CKA_KEY_TYPE, &present, &type);
-	if (rv != CKR_OK)
-		return rv;
-	if (type != CKK_AES && type != CKK_GENERIC_SECRET)
-		return CKR_ATTRIBUTE_VALUE_INVALID;
-	rv = smk_p11_tmpl_ulong(tmpl, count, CKA_VALUE_LEN, &present, &vlen);
-	if (rv != CKR_OK)
-		return rv;
-	if (present && !secret_len_ok(type, vlen))
-		return CKR_ATTRIBUTE_VALUE_INVALID;
-	*len = present ? vlen : 0;
-	return CKR_OK;
-}
-
-CK_RV
-smk_p11_secret_new(struct p11_session *s, const struct p11_secret_spec *spec,
-		   const unsigned char *value, size_t len, CK_OBJECT_HANDLE *out)
-{
-	const CK_ATTRIBUTE *t = spec->tmpl;
-	CK_ULONG n = spec->count, cls = CKO_SECRET_KEY, type = spec->default_type, vlen;
-	bool present, v, is_private = false, sensitive = false, extractable = true;
-	struct p11_object *o;
-	const CK_ATTRIBUTE *a;
-	CK_RV rv;
-
-	for (CK_ULONG i = 0; i < n; i++) {
-		if (!secret_attr_ok(t[i].type, spec->value_in_template))
-			return CKR_ATTRIBUTE_TYPE_INVALID;
-	}
-	rv = smk_p11_tmpl_ulong(t, n, CKA_CLASS, &present, &cls);
-	if (rv != CKR_OK)
-		return rv;
-	if (cls != CKO_SECRET_KEY)
-		return CKR_TEMPLATE_INCONSISTENT;
-	rv = smk_p11_tmpl_ulong(t, n, CKA_KEY_TYPE, &present, &type);
-	if (rv != CKR_OK)
-		return rv;
-	if (type != CKK_AES && type != CKK_GENERIC_SECRET)
-		return CKR_ATTRIBUTE_VALUE_INVALID;
-	if (!secret_len_ok(type, len))
-		return CKR_ATTRIBUTE_VALUE_INVALID;
-	rv = smk_p11_tmpl_ulong(t, n, CKA_VALUE_LEN, &present, &vlen);
-	if (rv != CKR_OK)
-		return rv;
-	if (present && vlen != len)
-		return CKR_TEMPLATE_INCONSISTENT;
-	/* Secret keys live in the session only. */
-	rv = smk_p11_tmpl_bool(t, n, CKA_TOKEN, &present, &v);
-	if (rv != CKR_OK)
-		return rv;
-	if (present && v)
-		return CKR_ATTRIBUTE_VALUE_INVALID;
-	/* What only the module may say. */
-	static const CK_ATTRIBUTE_TYPE fixed[] = { CKA_LOCAL, CKA_ALWAYS_SENSITIVE,
-						   CKA_NEVER_EXTRACTABLE, CKA_TRUSTED };
-	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
-		if (smk_p11_tmpl_get(t, n, fixed[i]) != NULL)
-			return CKR_ATTRIBUTE_READ_ONLY;
-	}
-	rv = smk_p11_tmpl_bool(t, n, CKA_PRIVATE, &present, &is_private);
-	if (rv != CKR_OK)
-		return rv;
-	rv = smk_p11_tmpl_bool(t, n, CKA_SENSITIVE, &present, &sensitive);
-	if (rv != CKR_OK)
-		return rv;
-	rv = smk_p11_tmpl_bool(t, n, CKA_EXTRACTABLE, &present, &v);
-	if (rv != CKR_OK)
-		return rv;
-	if (present)
-		extractable = v;
-
-	o = object_new(s->slot, CKO_SECRET_KEY, s->handle);
-	if (o == NULL)
-		return CKR_HOST_MEMORY;
-	/* Defaults, then the template's booleans over them. */
-	static const struct {
-		CK_ATTRIBUTE_TYPE type;
-		bool dflt;
-	} flags[] = {
-		{ CKA_ENCRYPT, true },	 { CKA_DECRYPT, true },	   { CKA_WRAP, true },
-		{ CKA_UNWRAP, true },	 { CKA_SIGN, false },	   { CKA_VERIFY, false },
-		{ CKA_DERIVE, false },	 { CKA_MODIFIABLE, true }, { CKA_COPYABLE, true },
-		{ CKA_DESTROYABLE, true }, { CKA_WRAP_WITH_TRUSTED, false },
-	};
-	bool derived = spec->local || spec->derived;
-
-	rv = smk_p11_attr_set_ulong(o, CKA_CLASS, CKO_SECRET_KEY);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_ulong(o, CKA_KEY_TYPE, type);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_bool(o, CKA_TOKEN, false);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_bool(o, CKA_PRIVATE, is_private);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_bool(o, CKA_SENSITIVE, sensitive);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_bool(o, CKA_EXTRACTABLE, extractable);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_bool(o, CKA_ALWAYS_SENSITIVE, derived && sensitive);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_bool(o, CKA_NEVER_EXTRACTABLE, derived && !extractable);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_bool(o, CKA_LOCAL, spec->local);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_bool(o, CKA_TRUSTED, false);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_ulong(o, CKA_KEY_GEN_MECHANISM, spec->keygen_mech);
-	if (rv == CKR_OK) rv = smk_p11_attr_set(o, CKA_VALUE, value, len);
-	if (rv == CKR_OK) rv = smk_p11_attr_set_ulong(o, CKA_VALUE_LEN, len);
-	for (size_t i = 0; rv == CKR_OK && i < sizeof(flags) / sizeof(flags[0]); i++) {
-		bool val = flags[i].dflt;
-
-		rv = smk_p11_tmpl_bool(t, n, flags[i].type, &present, &v);
-		if (rv == CKR_OK && present)
-			val = v;
-		if (rv == CKR_OK)
-			rv = smk_p11_attr_set_bool(o, flags[i].type, val);
-	}
-	static const CK_ATTRIBUTE_TYPE bytes[] = { CKA_LABEL, CKA_ID, CKA_START_DATE, CKA_END_DATE };
-	for (size_t i = 0; rv == CKR_OK && i < sizeof(bytes) / sizeof(bytes[0]); i++) {
-		a = smk_p11_tmpl_get(t, n, bytes[i]);
-		if (a != NULL)
-			rv = smk_p11_attr_set(o, bytes[i], a->pValue, a->ulValueLen);
-		else
-			rv = smk_p11_attr_set(o, bytes[i], NULL, 0);
-	}
-	if (rv != CKR_OK) {
-		object_free(o);
-		return rv;
-	}
-
-	pthread_mutex_lock(&smk_p11_lock);
-	if (is_private && s->slot->login != P11_LOGIN_USER) {
-		pthread_mutex_unlock(&smk_p11_lock);
-		object_free(o);
-		return CKR_USER_NOT_LOGGED_IN;
-	}
-	object_link(o);
-	*out = o->handle;
-	pthread_mutex_unlock(&smk_p11_lock);
-	return CKR_OK;
 }
 
 /* ---- C_CreateObject and friends ---------------------------------------------------- */
@@ -1068,7 +506,7 @@ smk_C_CopyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_ATTRIB
 				continue;
 			rv = settable(o, &pTemplate[i]);
 		}
-		c = rv == CKR_OK ? object_new(o->slot, o->cls, s->handle) : NULL;
+		c = rv == CKR_OK ? smk_p11_object_new(o->slot, o->cls, s->handle) : NULL;
 		if (rv == CKR_OK && c == NULL)
 			rv = CKR_HOST_MEMORY;
 		for (size_t i = 0; rv == CKR_OK && i < o->nattrs; i++)
@@ -1078,10 +516,10 @@ smk_C_CopyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_ATTRIB
 				rv = apply_template(c, &pTemplate[i], 1);
 		}
 		if (rv == CKR_OK) {
-			object_link(c);
+			smk_p11_object_link(c);
 			*phNewObject = c->handle;
 		} else if (c != NULL) {
-			object_free(c);
+			smk_p11_object_free(c);
 		}
 	}
 	pthread_mutex_unlock(&smk_p11_lock);
@@ -1115,7 +553,7 @@ smk_C_DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject)
 				break;
 			}
 		}
-		object_free(o);
+		smk_p11_object_free(o);
 	}
 	pthread_mutex_unlock(&smk_p11_lock);
 	smk_p11_session_put(s);

@@ -153,6 +153,14 @@ struct p11_object {
 	struct p11_object *next;
 };
 
+/* A new object of a slot (owner 0: a token object), not yet linked;
+ * link gives it a handle and puts it in the module's list (module lock
+ * held); free releases an unlinked one. */
+struct p11_object *smk_p11_object_new(struct p11_slot *slot, CK_OBJECT_CLASS cls,
+				      CK_SESSION_HANDLE owner);
+void smk_p11_object_link(struct p11_object *o);
+void smk_p11_object_free(struct p11_object *o);
+
 /* Brings the slot's token objects up to date with the key store's items
  * (takes the module lock itself; call without it). */
 void smk_p11_slot_sync(struct p11_slot *slot);
