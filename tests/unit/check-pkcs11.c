@@ -2288,6 +2288,32 @@ work(void *arg)
 	return NULL;
 }
 
+/* Sessions opened, searched and closed while others sign. */
+static void *
+churn(void *arg)
+{
+	int *ok = arg;
+
+	for (int i = 0; i < 60; i++) {
+		CK_SESSION_HANDLE h;
+		CK_OBJECT_HANDLE o[8];
+		CK_ULONG n = 0, len;
+		CK_ATTRIBUTE a = { CKA_LABEL, NULL, 0 };
+
+		if (F->C_OpenSession(0, CKF_SERIAL_SESSION, NULL, NULL, &h) != CKR_OK ||
+		    F->C_FindObjectsInit(h, NULL, 0) != CKR_OK ||
+		    F->C_FindObjects(h, o, 8, &n) != CKR_OK || F->C_FindObjectsFinal(h) != CKR_OK ||
+		    n == 0 || F->C_GetAttributeValue(h, o[n - 1], &a, 1) != CKR_OK)
+			return NULL;
+		len = a.ulValueLen;
+		(void)len;
+		if (F->C_CloseSession(h) != CKR_OK)
+			return NULL;
+		++*ok;
+	}
+	return NULL;
+}
+
 START_TEST(test_threads)
 {
 	CK_SESSION_HANDLE h = user_session();
@@ -2295,7 +2321,8 @@ START_TEST(test_threads)
 	EVP_PKEY *rpub = pubkey_of(h, find_one(h, CKO_PUBLIC_KEY, "rsa"));
 	EVP_PKEY *epub = pubkey_of(h, find_one(h, CKO_PUBLIC_KEY, "ec"));
 	struct worker w[4];
-	pthread_t t[4];
+	pthread_t t[4], tc;
+	int churned = 0;
 
 	for (int i = 0; i < 4; i++) {
 		w[i].h = open_session(0, false);	/* login is shared by all sessions */
@@ -2306,10 +2333,13 @@ START_TEST(test_threads)
 	}
 	for (int i = 0; i < 4; i++)
 		ck_assert_int_eq(pthread_create(&t[i], NULL, work, &w[i]), 0);
+	ck_assert_int_eq(pthread_create(&tc, NULL, churn, &churned), 0);
 	for (int i = 0; i < 4; i++)
 		pthread_join(t[i], NULL);
+	pthread_join(tc, NULL);
 	for (int i = 0; i < 4; i++)
 		ck_assert_msg(w[i].ok == 40, "worker %d: %d signatures", i, w[i].ok);
+	ck_assert_int_eq(churned, 60);
 	EVP_PKEY_free(rpub);
 	EVP_PKEY_free(epub);
 }
