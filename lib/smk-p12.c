@@ -327,10 +327,10 @@ smk_p12_decode(const unsigned char *der, size_t len, const char *pass, size_t pa
 
 		if (c->cert == NULL && EVP_PKEY_eq(X509_get0_pubkey(x), w.key) == 1) {
 			c->cert = x;
-			if (w.key_label == NULL) {
+			if (w.key_label == NULL)
 				w.key_label = w.cert_labels[i];
-				w.cert_labels[i] = NULL;
-			}
+			else
+				OPENSSL_free(w.cert_labels[i]);
 			(void)sk_X509_delete(w.certs, i);
 			memmove(&w.cert_labels[i], &w.cert_labels[i + 1],
 				(w.nlabels - (size_t)i - 1) * sizeof(*w.cert_labels));
