@@ -1132,7 +1132,7 @@ START_TEST(killed_during_pin_check)
 		bool up = conf != NULL && strstr(conf, "user_failures = 1\n") != NULL;
 
 		free(conf);
-		if (up || polls++ > 5000)
+		if (up || polls++ > 20000)
 			break;
 		usleep(1000);
 	}
