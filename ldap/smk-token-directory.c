@@ -82,6 +82,10 @@ struct dirtok {
 	 * (with a warning) while the directory cannot be reached. */
 	STACK_OF(X509) *pub_certs;
 	time_t pub_time;
+	/* After a failed read, the stale list is served without asking again
+	 * for PUB_RETRY seconds: a client lists objects many times a second,
+	 * and each try at a hanging server costs the full timeout. */
+	time_t pub_fail_time;
 
 	/* Kept from unlock until lock: what store_key needs. */
 	bool unlocked;
@@ -89,6 +93,8 @@ struct dirtok {
 	size_t pin_len;
 	struct smk_ldap *conn;		/* bound as the entry (self) or [directory]'s bind */
 };
+
+#define PUB_RETRY 30
 
 static const char *const dir_keys[] = { "address", "login", "label", "max_failures", NULL };
 
@@ -514,11 +520,17 @@ load_public_(void *vb, smk_backend_add_fn *add, void *ctx, struct smk_error *err
 	enum smk_ks_status st = SMK_KS_OK;
 	time_t now = time(NULL);
 
-	if (b->pub_certs == NULL || now < b->pub_time ||
-	    now - b->pub_time >= (time_t)b->s.cache_ttl) {
+	bool fresh = b->pub_certs != NULL && now >= b->pub_time &&
+		     now - b->pub_time < (time_t)b->s.cache_ttl;
+	bool backoff = b->pub_certs != NULL && now >= b->pub_fail_time &&
+		       now - b->pub_fail_time < PUB_RETRY;
+
+	if (!fresh && !backoff) {
 		st = lookup(b, &found, err);
 		if (st == SMK_KS_NOT_FOUND)
 			smk_error_set(err, SMK_ERR_INVALID, "no directory entry for %s", b->address);
+		if (st == SMK_KS_UNAVAILABLE)
+			b->pub_fail_time = now;
 		if (st == SMK_KS_UNAVAILABLE && b->pub_certs != NULL) {
 			dlog(b, SMK_LOG_WARNING, "token %s: %s: showing the certificates read %lld s "
 			     "ago", b->name, err ? err->msg : "directory unavailable",
