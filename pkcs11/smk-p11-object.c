@@ -716,13 +716,10 @@ smk_C_FindObjectsInit(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK
 		free(h);
 		goto out;
 	}
-	/* The list is newest first; hand out oldest first. */
-	for (size_t i = 0; i < n / 2; i++) {
-		CK_OBJECT_HANDLE tmp = h[i];
-
-		h[i] = h[n - 1 - i];
-		h[n - 1 - i] = tmp;
-	}
+	/* Newest object first: token objects come in the reverse of the key
+	 * store's order, so for a directory token the key escrowed last (the
+	 * current one) is what a client that takes "the first private key"
+	 * (pkcs11-tool --sign without --id) uses. */
 	s->find.active = true;
 	s->find.handles = h;
 	s->find.n = n;
