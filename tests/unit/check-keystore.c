@@ -223,7 +223,8 @@ START_TEST(config_errors)
 	config_fails("[token]\ntype = file\n", "test.conf:1: [token] needs a name");
 	config_fails("[token a]\ntype = file\nkdf_iterations = 1000\n", "test.conf:3: kdf_iterations");
 	config_fails("[token a]\ntype = file\nmax_failures = 0\n", "test.conf:3: max_failures");
-	config_fails("[token a]\ntype = file\npath = relative/dir\n", "test.conf:3: path must be absolute");
+	config_fails("[token a]\ntype = file\npath = relative/dir\n",
+		     "test.conf:3: path must be absolute");
 	config_fails("[token a]\ntype = file\nlabel = 0123456789012345678901234567890123\n",
 		     "test.conf:3: label longer than 32 bytes");
 
@@ -946,13 +947,17 @@ START_TEST(set_pin_and_files)
 		static const char *const files[] = { "token.conf", "lock", "public", "certs" };
 
 		for (size_t i = 0; i < 4; i++) {
-			ck_assert_uint_lt((size_t)snprintf(path, sizeof(path), "%s/%s", tokdir, files[i]), sizeof(path));
+			ck_assert_uint_lt((size_t)snprintf(path, sizeof(path), "%s/%s", tokdir,
+							   files[i]), sizeof(path));
 			ck_assert_int_eq(stat(path, &st), 0);
 			ck_assert_uint_eq(st.st_mode & 07777, S_ISDIR(st.st_mode) ? 0700 : 0600);
 		}
 	}
-	ck_assert_uint_lt((size_t)snprintf(path, sizeof(path), "test -z \"$(find '%s' -type f ! -perm 0600)\" && "
-		 "test -z \"$(find '%s' -type d ! -perm 0700)\"", tokdir, tokdir), sizeof(path));
+	/* every file 0600, every directory 0700 */
+	ck_assert_uint_lt((size_t)snprintf(path, sizeof(path),
+					   "test -z \"$(find '%s' -type f ! -perm 0600)\" && "
+					   "test -z \"$(find '%s' -type d ! -perm 0700)\"",
+					   tokdir, tokdir), sizeof(path));
 	ck_assert_int_eq(system(path), 0);
 
 	/* the key file is plain PKCS#8: OpenSSL opens it with the PIN */
@@ -996,7 +1001,8 @@ START_TEST(set_pin_and_files)
 		if (items[i]->private_stored) {
 			ck_assert(items[i]->has_private);
 			len = sizeof(sig);
-			ck_st(smk_token_sign(tok, items[i], &p, digest, 32, sig, &len, &err), SMK_KS_OK);
+			ck_st(smk_token_sign(tok, items[i], &p, digest, 32, sig, &len, &err),
+			      SMK_KS_OK);
 		}
 	}
 	smk_items_free(items, n);
@@ -1027,7 +1033,8 @@ START_TEST(hand_encrypted_key)
 	expected_id(key, id);
 	for (int i = 0; i < 20; i++)
 		snprintf(idhex + 2 * i, 3, "%02x", id[i]);
-	ck_assert_uint_lt((size_t)snprintf(path, sizeof(path), "%s/keys.1/%s.p8", tokdir, idhex), sizeof(path));
+	ck_assert_uint_lt((size_t)snprintf(path, sizeof(path), "%s/keys.1/%s.p8", tokdir, idhex),
+			  sizeof(path));
 	bio = BIO_new_file(path, "w");
 	ck_assert_ptr_nonnull(bio);
 	ck_assert(PEM_write_bio_PKCS8PrivateKey(bio, key, EVP_aes_128_cbc(), USER_PIN,
@@ -1306,7 +1313,8 @@ START_TEST(damaged_files)
 	free(p8);
 
 	/* the keys directory is missing */
-	ck_assert_uint_lt((size_t)snprintf(path, sizeof(path), "rm -rf '%s/keys.1'", tokdir), sizeof(path));
+	ck_assert_uint_lt((size_t)snprintf(path, sizeof(path), "rm -rf '%s/keys.1'", tokdir),
+			  sizeof(path));
 	ck_assert_int_eq(system(path), 0);
 	ck_st(smk_token_items(tok, &items, &n, &err), SMK_KS_ERROR);
 	ck_assert_msg(strstr(err.msg, "keys.1") != NULL, "%s", err.msg);
