@@ -182,9 +182,10 @@ module_free(struct p11_module *m, bool child)
 		return;
 	smk_p11_sessions_free_all(m);
 	smk_p11_objects_free_all(m);
-	/* In a fork's child the key store's locks may be held by threads of
-	 * the parent that do not exist here: it is left alone (the parent
-	 * still holds the same keys; the child gets a key store of its own). */
+	/* In a fork's child the parent's key store is left alone: its
+	 * directory connections are the parent's sockets (an unbind from
+	 * here would cut the parent off), and the parent holds the same keys
+	 * anyway.  The child gets a key store of its own. */
 	if (!child)
 		smk_keystore_free(m->ks);
 	free(m->slots);
