@@ -53,6 +53,7 @@ for c in alice-rsa alice-ec alice-rsa-new; do
 	has_line "$T/out" "^    certificate: .*serial $(serial "$C/$c.pem"), expires " "$c listed"
 done
 lacks "$T/out" 'private key: yes' "no private key before login"
+[ "$(grep -c 'private key: unknown (escrowed keys show after login)$' "$T/out")" = 3 ] || fail "before login"
 ok "token list shows the published certificates without a PIN (no terminal asked)"
 
 # ---- escrow by an admin
