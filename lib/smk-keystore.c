@@ -444,6 +444,20 @@ smk_key_id(const EVP_PKEY *pub, unsigned char id[SMK_ITEM_ID_MAX], size_t *id_le
 	return 0;
 }
 
+static bool
+has_private_half(const EVP_PKEY *k, enum smk_key_type type)
+{
+	BIGNUM *bn = NULL;
+	bool ok;
+
+	ERR_set_mark();
+	ok = EVP_PKEY_get_bn_param(k, type == SMK_KEY_RSA ? OSSL_PKEY_PARAM_RSA_D :
+				   OSSL_PKEY_PARAM_PRIV_KEY, &bn) == 1;
+	BN_clear_free(bn);
+	ERR_pop_to_mark();
+	return ok;
+}
+
 /* A key with only the public half (for items: never hand out the private
  * EVP_PKEY). */
 static EVP_PKEY *
@@ -656,7 +670,11 @@ collect_add(void *ctx, EVP_PKEY *key, X509 *cert, const char *label)
 	if (key != NULL) {
 		if (!key_type(key, &o->type) || smk_key_id(key, o->id, &o->id_len) < 0)
 			goto skip;
-		pub = public_copy(key);
+		/* a public key is shared as is (copying costs a decoder run) */
+		if (has_private_half(key, o->type))
+			pub = public_copy(key);
+		else if (EVP_PKEY_up_ref(key))
+			pub = key;
 		if (pub == NULL)
 			return -1;
 	} else {
@@ -1032,19 +1050,6 @@ smk_token_set_pin(struct smk_token *t, enum smk_ks_user user, const char *old_pi
 }
 
 /* ---- storing -------------------------------------------------------------------- */
-
-static bool
-has_private_half(const EVP_PKEY *k, enum smk_key_type type)
-{
-	BIGNUM *bn = NULL;
-	bool ok;
-
-	ok = EVP_PKEY_get_bn_param(k, type == SMK_KEY_RSA ? OSSL_PKEY_PARAM_RSA_D :
-				   OSSL_PKEY_PARAM_PRIV_KEY, &bn) == 1;
-	BN_clear_free(bn);
-	ERR_clear_error();
-	return ok;
-}
 
 /* Stores key (private) and keeps it in memory.  Token locked, user in. */
 static enum smk_ks_status

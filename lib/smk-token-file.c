@@ -100,6 +100,21 @@ struct tconf {
 	unsigned long gen;
 };
 
+/* A public object parsed from a file, kept while the file is unchanged:
+ * OpenSSL 3.0 takes ~0.5 ms to decode one PEM key, and fronts list
+ * items often (NSS on every object search).  Every write replaces a file
+ * by rename, so a rewritten file always has a new inode. */
+struct cached {
+	char *path;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	EVP_PKEY *key;
+	X509 *cert;
+	bool seen;
+};
+
 struct ftok {
 	char *name;
 	char *dir;		/* the token directory */
@@ -109,6 +124,9 @@ struct ftok {
 	unsigned iterations;	/* for new PINs */
 	smk_log_fn *log;
 	void *log_ctx;
+
+	struct cached *cache;
+	size_t n_cache;
 
 	/* while the user is logged in */
 	bool unlocked;
@@ -876,6 +894,110 @@ read_cert(const char *path, struct smk_error *err)
 	return cert;
 }
 
+static struct cached *
+cache_find(struct ftok *ft, const char *path)
+{
+	for (size_t i = 0; i < ft->n_cache; i++) {
+		if (strcmp(ft->cache[i].path, path) == 0)
+			return &ft->cache[i];
+	}
+	return NULL;
+}
+
+static void
+cache_clear(struct cached *c)
+{
+	free(c->path);
+	EVP_PKEY_free(c->key);
+	X509_free(c->cert);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Drops what the last listing did not see (files removed). */
+static void
+cache_prune(struct ftok *ft)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < ft->n_cache; i++) {
+		if (ft->cache[i].seen)
+			ft->cache[j++] = ft->cache[i];
+		else
+			cache_clear(&ft->cache[i]);
+	}
+	ft->n_cache = j;
+	for (size_t i = 0; i < ft->n_cache; i++)
+		ft->cache[i].seen = false;
+}
+
+/* The public key or certificate in path (a new reference), parsed again
+ * only when the file changed.  *missing: no such file. */
+static enum smk_ks_status
+cached_read(struct ftok *ft, const char *path, bool want_cert, EVP_PKEY **key, X509 **cert,
+	    bool *missing, struct smk_error *err)
+{
+	struct cached *c, *grown;
+	struct stat st;
+
+	*missing = false;
+	if (stat(path, &st) < 0) {
+		if (errno == ENOENT) {
+			*missing = true;
+			return SMK_KS_OK;
+		}
+		return fail(err, SMK_KS_ERROR, SMK_ERR_IO, "%s: %s", path, strerror(errno));
+	}
+	c = cache_find(ft, path);
+	if (c != NULL && (want_cert ? c->cert != NULL : c->key != NULL) && c->dev == st.st_dev &&
+	    c->ino == st.st_ino && c->size == st.st_size && c->mtime.tv_sec == st.st_mtim.tv_sec &&
+	    c->mtime.tv_nsec == st.st_mtim.tv_nsec) {
+		c->seen = true;
+		if (want_cert ? !X509_up_ref(c->cert) : !EVP_PKEY_up_ref(c->key))
+			return fail(err, SMK_KS_ERROR, SMK_ERR_NOMEM, "%s: reference", path);
+		if (want_cert)
+			*cert = c->cert;
+		else
+			*key = c->key;
+		return SMK_KS_OK;
+	}
+	if (want_cert) {
+		*cert = read_cert(path, err);
+		if (*cert == NULL)
+			return SMK_KS_ERROR;
+	} else {
+		*key = read_public(path, missing, err);
+		if (*key == NULL)
+			return *missing ? SMK_KS_OK : SMK_KS_ERROR;
+	}
+	if (c == NULL) {
+		grown = realloc(ft->cache, (ft->n_cache + 1) * sizeof(*grown));
+		if (grown == NULL)
+			return SMK_KS_OK;	/* works without the cache */
+		ft->cache = grown;
+		c = &ft->cache[ft->n_cache];
+		memset(c, 0, sizeof(*c));
+		c->path = strdup(path);
+		if (c->path == NULL)
+			return SMK_KS_OK;
+		ft->n_cache++;
+	} else {
+		EVP_PKEY_free(c->key);
+		X509_free(c->cert);
+		c->key = NULL;
+		c->cert = NULL;
+	}
+	c->dev = st.st_dev;
+	c->ino = st.st_ino;
+	c->size = st.st_size;
+	c->mtime = st.st_mtim;
+	c->seen = true;
+	if (want_cert && X509_up_ref(*cert))
+		c->cert = *cert;
+	else if (!want_cert && EVP_PKEY_up_ref(*key))
+		c->key = *key;
+	return SMK_KS_OK;
+}
+
 static enum smk_ks_status
 id_hex_of(const EVP_PKEY *pub, char idhex[ID_HEX_LEN + 1], struct smk_error *err)
 {
@@ -900,14 +1022,17 @@ add_certs(struct ftok *ft, smk_backend_add_fn *add, void *ctx, struct smk_error 
 	st = list_dir(dir, ".pem", false, &nm, err);
 	for (size_t i = 0; st == SMK_KS_OK && i < nm.n; i++) {
 		char idhex[ID_HEX_LEN + 1], *label;
-		X509 *cert;
+		X509 *cert = NULL;
+		bool gone;
 
 		memcpy(idhex, nm.v[i], ID_HEX_LEN);
 		idhex[ID_HEX_LEN] = '\0';
 		join(path, dir, nm.v[i]);
-		cert = read_cert(path, err);
-		label = cert != NULL ? read_label(ft, idhex, err) : NULL;
-		if (cert == NULL || label == NULL)
+		st = cached_read(ft, path, true, NULL, &cert, &gone, err);
+		if (st != SMK_KS_OK || gone)
+			continue;	/* an error ends the loop; a vanished file is skipped */
+		label = read_label(ft, idhex, err);
+		if (label == NULL)
 			st = SMK_KS_ERROR;
 		else if (add(ctx, NULL, cert, label) < 0)
 			st = fail(err, SMK_KS_ERROR, SMK_ERR_NOMEM, "token %s: out of memory", ft->name);
@@ -1193,6 +1318,9 @@ file_close(void *b)
 	if (ft == NULL)
 		return;
 	file_lock(ft);
+	for (size_t i = 0; i < ft->n_cache; i++)
+		cache_clear(&ft->cache[i]);
+	free(ft->cache);
 	free(ft->name);
 	free(ft->dir);
 	free(ft->label);
@@ -1266,12 +1394,13 @@ file_load_public(void *b, smk_backend_add_fn *add, void *ctx, struct smk_error *
 
 		memcpy(idhex, nm.v[i], ID_HEX_LEN);
 		idhex[ID_HEX_LEN] = '\0';
-		pub = read_public(pathf(path, ft, "public/%s.pem", idhex), &gone, err);
-		if (pub == NULL && gone)
-			continue;	/* shown after login */
-		if (pub != NULL)
-			label = read_label(ft, idhex, err);
-		if (pub == NULL || label == NULL)
+		pub = NULL;
+		st = cached_read(ft, pathf(path, ft, "public/%s.pem", idhex), false, &pub, NULL, &gone,
+				 err);
+		if (st != SMK_KS_OK || gone)
+			continue;	/* an error ends the loop; no public copy: shown after login */
+		label = read_label(ft, idhex, err);
+		if (label == NULL)
 			st = SMK_KS_ERROR;
 		else if (add(ctx, pub, NULL, label) < 0)
 			st = fail(err, SMK_KS_ERROR, SMK_ERR_NOMEM, "token %s: out of memory", ft->name);
@@ -1280,6 +1409,8 @@ file_load_public(void *b, smk_backend_add_fn *add, void *ctx, struct smk_error *
 	}
 	if (st == SMK_KS_OK)
 		st = add_certs(ft, add, ctx, err);
+	if (st == SMK_KS_OK)
+		cache_prune(ft);
 done:
 	names_free(&nm);
 	unlock_token(fd);

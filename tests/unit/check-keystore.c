@@ -807,6 +807,29 @@ START_TEST(store_key_and_cert)
 			}
 		}
 		smk_items_free(items, n);
+
+		/* what the first key store writes next, the second one lists:
+		 * a new certificate, then again without it (removed by hand) */
+		{
+			X509 *newer = tu_cert("alice-rsa-new");
+			unsigned char nid[SMK_ITEM_ID_MAX];
+			char cmd[PATH_MAX + 128];
+			size_t nid_len;
+
+			ck_st(smk_token_store_cert(tok, newer, NULL, NULL, &err), SMK_KS_OK);
+			ck_assert_uint_eq(count_items(t2, NULL, NULL), 4);
+			ck_assert_int_eq(smk_key_id(X509_get0_pubkey(newer), nid, &nid_len), 0);
+			ck_assert_uint_eq(nid_len, 20);
+			X509_free(newer);
+			ck_assert_uint_lt((size_t)snprintf(cmd, sizeof(cmd), "rm '%s/certs/", tokdir),
+					  sizeof(cmd) - 50);
+			for (size_t i = 0; i < 20; i++)
+				snprintf(cmd + strlen(cmd), 3, "%02x", nid[i]);
+			strcat(cmd, ".pem'");
+			ck_assert_int_eq(system(cmd), 0);
+			ck_assert_uint_eq(count_items(t2, NULL, &with_cert), 3);
+			ck_assert_uint_eq(with_cert, 3);
+		}
 		smk_keystore_free(k2);
 	}
 	EVP_PKEY_free(key);
