@@ -870,6 +870,17 @@ START_TEST(test_objects_public)
 	OK(F->C_FindObjectsFinal(h));
 	RV(CKR_ARGUMENTS_BAD, F->C_FindObjectsInit(h, NULL, 2));
 	RV(CKR_SESSION_HANDLE_INVALID, F->C_FindObjectsInit(h + 500, NULL, 0));
+	/* Handles do not cross slots, nor serve as the other kind. */
+	{
+		CK_SESSION_HANDLE other = open_session(1, false);
+		CK_ATTRIBUTE a = { CKA_CLASS, NULL, 0 };
+
+		RV(CKR_OBJECT_HANDLE_INVALID, F->C_GetAttributeValue(other, cert, &a, 1));
+		RV(CKR_SESSION_HANDLE_INVALID, F->C_GetAttributeValue(cert, cert, &a, 1));
+		RV(CKR_OBJECT_HANDLE_INVALID, F->C_GetAttributeValue(h, h, &a, 1));
+		ck_assert_uint_eq(count_objects(other, NULL, 0), 1);	/* its profile only */
+		OK(F->C_CloseSession(other));
+	}
 	/* A template nothing matches. */
 	{
 		CK_ULONG bogus = 0x12345;
