@@ -598,15 +598,20 @@ max_failures(const struct ftok *ft, const struct tconf *tc)
 
 /* ---- PINs ------------------------------------------------------------------ */
 
-static void
+static enum smk_ks_status
 pin_check_value(const unsigned char k[SMK_PBES2_KEY_LEN], const char *who,
-		unsigned char check[CHECK_LEN])
+		unsigned char check[CHECK_LEN], struct smk_error *err)
 {
 	char msg[64];
 	unsigned int len = CHECK_LEN;
 
 	snprintf(msg, sizeof(msg), "smimekit %s pin check", who);
-	HMAC(EVP_sha256(), k, SMK_PBES2_KEY_LEN, (const unsigned char *)msg, strlen(msg), check, &len);
+	if (HMAC(EVP_sha256(), k, SMK_PBES2_KEY_LEN, (const unsigned char *)msg, strlen(msg), check,
+		 &len) == NULL || len != CHECK_LEN) {
+		smk_error_set_ossl(err, SMK_ERR_CRYPTO, "PIN check value");
+		return SMK_KS_ERROR;
+	}
+	return SMK_KS_OK;
 }
 
 /* A new record for pin: fresh salt, the configured count, its check; K out. */
@@ -626,9 +631,11 @@ pin_new(struct ftok *ft, const char *who, const char *pin, size_t pin_len, struc
 	pp.salt = r->salt;
 	pp.salt_len = r->salt_len;
 	pp.iterations = r->iterations;
-	if (smk_pbes2_derive(pin, pin_len, &pp, k, err) < 0)
+	if (smk_pbes2_derive(pin, pin_len, &pp, k, err) < 0 ||
+	    pin_check_value(k, who, r->check, err) != SMK_KS_OK) {
+		OPENSSL_cleanse(k, SMK_PBES2_KEY_LEN);
 		return SMK_KS_ERROR;
-	pin_check_value(k, who, r->check);
+	}
 	r->set = true;
 	return SMK_KS_OK;
 }
@@ -641,9 +648,11 @@ pin_matches(const struct pin_rec *r, const char *who, const char *pin, size_t pi
 	struct smk_pbes2_params pp = { r->salt, r->salt_len, r->iterations };
 	unsigned char check[CHECK_LEN];
 
-	if (smk_pbes2_derive(pin, pin_len, &pp, k, err) < 0)
+	if (smk_pbes2_derive(pin, pin_len, &pp, k, err) < 0 ||
+	    pin_check_value(k, who, check, err) != SMK_KS_OK) {
+		OPENSSL_cleanse(k, SMK_PBES2_KEY_LEN);
 		return SMK_KS_ERROR;
-	pin_check_value(k, who, check);
+	}
 	*match = CRYPTO_memcmp(check, r->check, CHECK_LEN) == 0;
 	OPENSSL_cleanse(check, sizeof(check));
 	return SMK_KS_OK;
