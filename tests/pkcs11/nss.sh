@@ -33,7 +33,7 @@ nss_db() {
 # waiting; output in $T/out and $T/err, exit status echoed
 nss() {
 	local s=0
-	setsid -w "$@" < /dev/null > "$T/out" 2> "$T/err" || s=$?
+	setsid -w "${P11_ENV[@]}" "$@" < /dev/null > "$T/out" 2> "$T/err" || s=$?
 	echo "$s"
 }
 no_prompt() {	# no_prompt WHAT: NSS did not try to ask for a PIN

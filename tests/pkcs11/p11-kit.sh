@@ -44,7 +44,7 @@ chmod -R a+rX "$T/xdg"
 as_user() {
 	local e=(env "XDG_CONFIG_HOME=$T/xdg" "HOME=$T/home" "XDG_STATE_HOME=$T/home/state"
 		"SMIMEKIT_CONF=${SMIMEKIT_CONF:-}" "SOFTHSM2_CONF=${SOFTHSM2_CONF:-}"
-		"OPENSSL_CONF=/dev/null" "PATH=$PATH")
+		"OPENSSL_CONF=/dev/null" "PATH=$PATH" "${P11_ENV[@]:1}")
 	if [ "$(id -u)" = 0 ]; then
 		runuser -u nobody -- "${e[@]}" "$@"
 	else
@@ -61,17 +61,29 @@ mkdir -p "$T/u"
 chmod 777 "$T/u"
 user_run() { local what=$1; shift; p11_run "$what" as_user "$@"; }
 
+# With the ASan runtime preloaded (a module built with --enable-sanitizers)
+# the p11-kit command and GnuTLS's own p11-kit loading hang at exit, in
+# libp11-kit's destructor (freelocale), with the machine's modules alone:
+# those parts run in the normal build only.
+no_asan() {
+	[ -n "$P11_ASAN" ] || return 0
+	echo "# ASan build: $* not run (libp11-kit hangs at exit under the ASan runtime)"
+	return 1
+}
+
 # ---- p11-kit sees the module and its token
-user_run "p11-kit list-modules" p11-kit list-modules
-has_line "$T/out" "^smimekit: $P11_MODULE\$" "list-modules: the module"
-has_line "$T/out" "^    token: $P11_TOKEN\$" "list-modules: the token"
-awk -v t="    token: $P11_TOKEN" '$0 == t { on = 1; next } /^    [a-z]/ && on { exit } on' "$T/out" \
-	> "$T/token"
-has_line "$T/token" '^ +token-initialized$' "list-modules: token initialized"
-has_line "$T/token" '^ +user-pin-initialized$' "list-modules: user PIN initialized"
-has_line "$T/token" '^ +login-required$' "list-modules: login required"
-lacks "$T/out" '^(opensc|softhsm2|p11-kit-trust):' "list-modules: the machine's modules"
-ok "p11-kit list-modules shows the smimekit module and its token"
+if no_asan "p11-kit list-modules"; then
+	user_run "p11-kit list-modules" p11-kit list-modules
+	has_line "$T/out" "^smimekit: $P11_MODULE\$" "list-modules: the module"
+	has_line "$T/out" "^    token: $P11_TOKEN\$" "list-modules: the token"
+	awk -v t="    token: $P11_TOKEN" '$0 == t { on = 1; next } /^    [a-z]/ && on { exit } on' "$T/out" \
+		> "$T/token"
+	has_line "$T/token" '^ +token-initialized$' "list-modules: token initialized"
+	has_line "$T/token" '^ +user-pin-initialized$' "list-modules: user PIN initialized"
+	has_line "$T/token" '^ +login-required$' "list-modules: login required"
+	lacks "$T/out" '^(opensc|softhsm2|p11-kit-trust):' "list-modules: the machine's modules"
+	ok "p11-kit list-modules shows the smimekit module and its token"
+fi
 
 # ---- pkcs11-tool through p11-kit-proxy.so
 tool=(pkcs11-tool --module "$proxy" --token-label "$P11_TOKEN")
@@ -101,7 +113,7 @@ same "$T/u/secret" "$T/u/dec" "RSA-PKCS decryption through the proxy"
 ok "through p11-kit-proxy.so: RSA and ECDSA signatures verified by openssl, RSA decryption"
 
 # ---- GnuTLS finds the token through p11-kit by itself (no --provider)
-if command -v p11tool > /dev/null; then
+if command -v p11tool > /dev/null && no_asan "p11tool through p11-kit's configuration"; then
 	user_run "p11tool --list-tokens" p11tool --list-tokens
 	grep -q "^	Label: $P11_TOKEN\$" "$T/out" ||
 		fail "GnuTLS skipped the module p11-kit gave it (tests/pkcs11/p11tool.sh says why)"

@@ -25,6 +25,14 @@
 #   $T/p11/{rsa,ec}.pub         the public keys (PEM), for openssl -verify
 #   $T/p11/{rsa,ec}.der         the certificates (DER)
 #
+# P11_ENV: `env` and what a client needs to load the module: with a module
+# built with ASan (configure --enable-sanitizers) the ASan runtime first
+# (LD_PRELOAD) and no leak report at the client's exit (NSS and OpenSC
+# leave memory behind).  p11_token then also makes pkcs11-tool, p11tool,
+# p11-kit, certutil, modutil and cmsutil functions that run the tool so;
+# a command that runs a client itself (setsid, runuser) puts
+# "${P11_ENV[@]}" in front of it.  P11_ASAN is then the runtime's path.
+#
 # p11_spy_calls LOG FUNCTION: from a pkcs11-spy log, one line per call of
 # FUNCTION: its mechanism (or -) and its return value, e.g.
 # "CKM_RSA_PKCS CKR_OK".
@@ -96,6 +104,7 @@ p11_token() {
 		return 0
 	fi
 	[ -f "$P11_MODULE" ] || fail "$P11_MODULE is missing (not built?)"
+	_p11_asan
 
 	mkdir -p "$d/token"
 	chmod 700 "$d/token"
@@ -110,6 +119,19 @@ p11_token() {
 		"$SMIMEKIT" token import "$P11_TOKEN" "$d/alice-$k.p12" --pin-file "$P11_PIN_FILE" \
 			--p12-password-file "$d/p12-password" > "$d/import.out" 2>&1 ||
 			fail "smimekit token import alice-$k: $(cat "$d/import.out")"
+	done
+}
+
+P11_ENV=(env)
+P11_ASAN=
+_p11_asan() {
+	local asan t
+	asan=$(ldd "$P11_MODULE" 2>/dev/null | awk '/libasan/ { print $3; exit }')
+	[ -n "$asan" ] || return 0
+	P11_ASAN=$asan
+	P11_ENV=(env "LD_PRELOAD=$asan" "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0")
+	for t in pkcs11-tool p11tool p11-kit certutil modutil cmsutil; do
+		eval "$t() { \"\${P11_ENV[@]}\" $t \"\$@\"; }"
 	done
 }
 
