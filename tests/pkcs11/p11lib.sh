@@ -137,7 +137,7 @@ _p11_asan() {
 
 # The stand-in: the same keys, ids and labels on a SoftHSM2 token.
 _p11_softhsm() {
-	local d=$1 k id m=/usr/lib/softhsm/libsofthsm2.so
+	local d=$1 k id use m=/usr/lib/softhsm/libsofthsm2.so
 	p11_need softhsm2-util pkcs11-tool
 	P11_MODULE=$m
 	mkdir -p "$d/softhsm"
@@ -153,8 +153,10 @@ _p11_softhsm() {
 		openssl pkey -pubin -in "$d/$k.pub" -outform DER -out "$d/$k.pubder"
 		local w=(pkcs11-tool --module "$m" --token-label "$P11_TOKEN" --login --pin "$P11_PIN"
 			--id "$id" --label "alice-$k")
-		"${w[@]}" --write-object "$d/$k.p8" --type privkey --usage-sign --usage-decrypt \
-			$([ $k = ec ] && echo --usage-derive) > /dev/null 2>&1 || fail "softhsm: private key"
+		use=(--usage-sign --usage-decrypt)
+		[ $k = rsa ] || use+=(--usage-derive)
+		"${w[@]}" --write-object "$d/$k.p8" --type privkey "${use[@]}" > /dev/null 2>&1 ||
+			fail "softhsm: private key"
 		"${w[@]}" --write-object "$d/$k.pubder" --type pubkey > /dev/null 2>&1 ||
 			fail "softhsm: public key"
 		"${w[@]}" --write-object "$d/$k.der" --type cert > /dev/null 2>&1 ||

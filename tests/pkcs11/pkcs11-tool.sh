@@ -44,11 +44,13 @@ has_object() {
 		$1 == t && $2 == id { sub(/^[^ ]+ [^ ]+ [^ ]+ /, ""); if ($0 == l) found = 1 }
 		END { exit !found }' || { objects "$1" >&2; fail "no $2 object with id $3, label $4"; }
 }
+# hexlen HEX: the length byte (short form) of HEX's bytes
+hexlen() { printf '%02x' $((${#1} / 2)); }
 # ec_spki LISTING OUT: the DER SubjectPublicKeyInfo of the (one) EC public
 # key in a pkcs11-tool listing, from its EC_PARAMS and EC_POINT (a DER
 # OCTET STRING, as PKCS#11 says, or the bare point).
 ec_spki() {
-	local params point alg
+	local params point alg bits body
 	params=$(awk '/^  EC_PARAMS:/ { print $2; exit }' "$1")
 	point=$(awk '/^  EC_POINT:/ { print $2; exit }' "$1")
 	[ -n "$params" ] && [ -n "$point" ] || fail "no EC_PARAMS/EC_POINT in: $(cat "$1")"
@@ -56,9 +58,8 @@ ec_spki() {
 		point=${point:4}
 	fi
 	alg=06072a8648ce3d0201$params
-	hexlen() { printf '%02x' $((${#1} / 2)); }
-	local bits=00$point
-	local body=30$(hexlen "$alg")${alg}03$(hexlen "$bits")$bits
+	bits=00$point
+	body=30$(hexlen "$alg")${alg}03$(hexlen "$bits")$bits
 	printf '30%s%s' "$(hexlen "$body")" "$body" | tr a-f A-F | basenc --base16 -d > "$2"
 }
 count_objects() { objects "$1" | awk -v t="$2" '$1 == t { n++ } END { print n + 0 }'; }
@@ -77,7 +78,7 @@ p11_run "--list-mechanisms" "${tool[@]}" --list-mechanisms
 for m in RSA-PKCS RSA-PKCS-OAEP RSA-PKCS-PSS SHA256-RSA-PKCS SHA256-RSA-PKCS-PSS \
 	ECDSA ECDSA-SHA256 ECDH1-DERIVE RSA-PKCS-KEY-PAIR-GEN ECDSA-KEY-PAIR-GEN AES-CBC; do
 	if [ -n "$P11_STANDIN" ] && [ "$m" = ECDSA-SHA256 ]; then continue; fi
-	has_line "$T/out" "^  $m[ ,]" "--list-mechanisms: $m"
+	has_line "$T/out" "^  ${m}[ ,]" "--list-mechanisms: $m"
 done
 ok "--list-mechanisms names the mechanisms of the issue"
 
