@@ -211,13 +211,15 @@ tty_read(const char *prompt, bool allow_empty, struct secret *out)
 	t = tty_saved;
 	t.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
 	t.c_lflag |= ICANON;
-	dprintf(tty_fd, "%s: ", prompt);
+	/* Echo off first, then the prompt: what is typed after the prompt
+	 * appears is never echoed nor flushed away. */
 	tty_echo_off = 1;
 	if (tcsetattr(tty_fd, TCSAFLUSH, &t) < 0) {
 		tty_echo_off = 0;
 		tool_err("cannot turn off the terminal's echo: %s", strerror(errno));
 		goto out;
 	}
+	dprintf(tty_fd, "%s: ", prompt);
 	for (;;) {
 		char c;
 		ssize_t r = read(tty_fd, &c, 1);

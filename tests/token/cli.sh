@@ -3,7 +3,7 @@
 # list, the key file as `openssl pkcs8` reads it, PIN changes, wrong and
 # missing secrets, the message for a token not configured, file modes.
 . "${SMK_TEST_SRCDIR:?}/lib.sh"
-need openssl setsid perl
+need openssl setsid perl script
 S=$SMIMEKIT
 
 run() {	# run WANT-STATUS COMMAND... ; output in $T/out, $T/err
@@ -130,6 +130,50 @@ printf 'new PIN 5678\r\n' > "$T/pin-crlf"
 chmod 600 "$T/pin-crlf"
 run 0 "$S" token list t1 --login --pin-file "$T/pin-crlf"
 ok "secrets from files (first line) or the terminal; none on the command line"
+
+# ---- the terminal: prompts, no echo, new secrets asked twice
+# tty_run STATUS ANSWERS CMD...: CMD on a pseudo-terminal (script(1)); each
+# prompt (a line ending in 'PIN ...: ') is answered with the next line of ANSWERS.  Output in
+# $T/tty.out.
+tty_run() {
+	local want=$1 answers=$2 s=0 line chunk
+	shift 2
+	coproc TTY { timeout 60 script -qec "$(printf '%q ' "$@")" /dev/null 2>&1; }
+	local pid=$TTY_PID
+	exec {ttyout}<&"${TTY[0]}" {ttyin}>&"${TTY[1]}"
+	: > "$T/tty.out"
+	while IFS= read -r line; do
+		# up to the prompt (a line with PIN ...: ), not any colon before it
+		while :; do
+			IFS= read -r -d ':' -t 20 chunk <&"$ttyout" ||
+				fail "no prompt from $*: $(cat "$T/tty.out")"
+			printf '%s:' "$chunk" >> "$T/tty.out"
+			case ${chunk##*$'\n'} in *PIN*) break ;; esac
+		done
+		printf '%s\n' "$line" >&"$ttyin"
+	done <<< "$answers"
+	exec {ttyin}>&-
+	cat <&"$ttyout" >> "$T/tty.out" || true
+	exec {ttyout}<&-
+	wait "$pid" || s=$?
+	[ "$s" = "$want" ] || { cat "$T/tty.out" >&2; fail "$* on a terminal: exit $s, want $want"; }
+}
+printf '[token t3]\ntype = file\npath = %s/tok3\n' "$T" > "$T/tty.conf"
+tty_run 0 $'so-typed-1\nso-typed-1\nuser-typed-2\nuser-typed-2' \
+	"$S" token init --config "$T/tty.conf" t3
+has_line "$T/tty.out" '^new SO PIN of token t3:' "SO PIN prompt"
+has_line "$T/tty.out" 'new user PIN of token t3 \(again\):' "asked twice"
+has_line "$T/tty.out" 'token t3 initialised' "init on a terminal"
+lacks "$T/tty.out" 'typed' "a PIN echoed"
+tty_run 0 'user-typed-2' "$S" token list --config "$T/tty.conf" --login t3
+has_line "$T/tty.out" 'PIN of token t3:' "login prompt"
+lacks "$T/tty.out" 'typed' "a PIN echoed"
+tty_run 1 'wrong-typed' "$S" token list --config "$T/tty.conf" --login t3
+has_line "$T/tty.out" 'PIN incorrect|incorrect PIN' "wrong PIN typed"
+printf '[token t4]\ntype = file\npath = %s/tok4\n' "$T" > "$T/tty4.conf"
+tty_run 2 $'one-typed\ntwo-typed' "$S" token init --config "$T/tty4.conf" t4
+has_line "$T/tty.out" 'the two entries differ: nothing changed' "mismatch"
+ok "on a terminal: prompts without echo, new PINs asked twice, a mismatch changes nothing"
 
 run 1 "$S" token init t1 --so-pin-file "$T/so" --pin-file "$T/pin"
 has_line "$T/err" 'holds keys|exists|already' "init of a token with keys"
