@@ -294,13 +294,20 @@ smk_p11_profile_new(struct p11_slot *slot)
 }
 
 /* The slot's token object of class cls for item id (module lock held). */
+/* The object of class cls that stands for it.  Keys are one per id; a key
+ * with a renewed certificate has several certificates under that id (one
+ * item each), so a certificate object is also matched by its certificate. */
 static struct p11_object *
 find_item_object(struct p11_slot *slot, CK_OBJECT_CLASS cls, const struct smk_item *it)
 {
 	for (struct p11_object *o = smk_p11_mod->objects; o != NULL; o = o->next) {
-		if (o->slot == slot && o->owner == 0 && o->cls == cls && o->item != NULL &&
-		    o->item->id_len == it->id_len && memcmp(o->item->id, it->id, it->id_len) == 0)
-			return o;
+		if (o->slot != slot || o->owner != 0 || o->cls != cls || o->item == NULL ||
+		    o->item->id_len != it->id_len || memcmp(o->item->id, it->id, it->id_len) != 0)
+			continue;
+		if (cls == CKO_CERTIFICATE &&
+		    (o->item->cert == NULL || it->cert == NULL || X509_cmp(o->item->cert, it->cert) != 0))
+			continue;
+		return o;
 	}
 	return NULL;
 }

@@ -2399,6 +2399,53 @@ START_TEST(test_fork)
 }
 END_TEST
 
+/* A key with a renewed certificate: both certificates are objects of their
+ * own under the key's CKA_ID, each keeping its value across refreshes. */
+START_TEST(test_renewed_cert)
+{
+	CK_SESSION_HANDLE h = user_session();
+	CK_OBJECT_HANDLE key = 0, certs[4];
+	CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+	CK_ULONG n = 0, id_len;
+	unsigned char *id;
+	EVP_PKEY *pub;
+	X509 *x;
+
+	gen_pair(h, true, "renewed");
+	key = find_one(h, CKO_PUBLIC_KEY, "renewed");
+	id = get_attr(h, key, CKA_ID, &id_len);
+	pub = pubkey_of(h, key);
+	x = make_cert(pub, "renewed");	/* a new serial for the same key */
+	store_cert(h, x, "renewed");
+	X509_free(x);
+	EVP_PKEY_free(pub);
+
+	for (int round = 0; round < 2; round++) {
+		CK_ATTRIBUTE t[] = {
+			{ CKA_CLASS, &cls, sizeof(cls) },
+			{ CKA_ID, id, id_len },
+		};
+		CK_ULONG len_a, len_b;
+		unsigned char *a, *b;
+
+		if (round == 1)
+			sleep(2);	/* past the module's one-second re-read */
+		OK(F->C_FindObjectsInit(h, t, 2));
+		OK(F->C_FindObjects(h, certs, 4, &n));
+		OK(F->C_FindObjectsFinal(h));
+		ck_assert_uint_eq(n, 2);
+		ck_assert_uint_ne(certs[0], certs[1]);
+		a = get_attr(h, certs[0], CKA_SERIAL_NUMBER, &len_a);
+		b = get_attr(h, certs[1], CKA_SERIAL_NUMBER, &len_b);
+		ck_assert(len_a != len_b || memcmp(a, b, len_a) != 0);
+		free(a);
+		free(b);
+	}
+	free(id);
+	OK(F->C_CloseSession(h));
+}
+END_TEST
+
 static Suite *
 pkcs11_suite(void)
 {
@@ -2426,6 +2473,7 @@ pkcs11_suite(void)
 	tcase_add_test(tc, test_digest_random);
 	tcase_add_test(tc, test_threads);
 	tcase_add_test(tc, test_fork);
+	tcase_add_test(tc, test_renewed_cert);
 	/* These change the tokens: last. */
 	tcase_add_test(tc, test_set_pin);
 	tcase_add_test(tc, test_lockout);
