@@ -552,8 +552,17 @@ load_public_(void *vb, smk_backend_add_fn *add, void *ctx, struct smk_error *err
 			b->pub_time = now;
 		}
 	}
+	/* Before login the escrow is unreadable, so which certificates have a
+	 * key is unknown: each is shown with its public key as if it had one.
+	 * That public key object is what makes NSS log in when it looks for
+	 * the private key of a recipient's certificate (without it, Thunderbird
+	 * says "not a recipient" and never asks for the PIN).  After login the
+	 * escrowed keys themselves tell. */
 	for (int i = 0; i < sk_X509_num(b->pub_certs) && st == SMK_KS_OK; i++) {
-		if (add(ctx, NULL, sk_X509_value(b->pub_certs, i), b->address) < 0) {
+		X509 *cert = sk_X509_value(b->pub_certs, i);
+		EVP_PKEY *maybe = b->unlocked ? NULL : X509_get0_pubkey(cert);
+
+		if (add(ctx, maybe, cert, b->address) < 0) {
 			smk_error_set(err, SMK_ERR_NOMEM, "out of memory");
 			st = SMK_KS_ERROR;
 		}

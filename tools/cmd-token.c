@@ -503,12 +503,13 @@ list_token(struct smk_token *t, bool login)
 
 		hex(it->id, it->id_len, id);
 		key_desc(it->pub, kd, sizeof(kd));
-		/* A directory token knows its keys only after login (the escrow). */
+		/* A directory token knows its keys only after login (the escrow);
+		 * before, it shows every certificate as possibly having one. */
 		printf("  - id %s, label \"%s\", %s, private key: %s\n", id, it->label, kd,
 		       it->has_private ? "yes"
-		       : it->private_stored ? "stored (log in to use)"
 		       : !login && strcmp(info.model, "directory") == 0
-			       ? "unknown (escrowed keys show after login)" : "no");
+			       ? "unknown (escrowed keys show after login)"
+		       : it->private_stored ? "stored (log in to use)" : "no");
 		if (it->cert != NULL) {
 			char subject[512], serial[80], until[64];
 
