@@ -694,9 +694,11 @@ unlock_(void *vb, enum smk_ks_user user, const char *pin, size_t pin_len,
 	if (!b->login_self && opened == 0 && wrong > 0) {
 		st = wrong_pin(b, err);
 	} else {
+		/* Labelled with the address, as before login: a label that
+		 * changed at login would change the certificate's nickname in
+		 * NSS (Thunderbird) under the user's feet. */
 		for (size_t i = 0; i < n && st == SMK_KS_OK; i++) {
-			if (c[i].key != NULL &&
-			    add(ctx, c[i].key, c[i].cert, c[i].label ? c[i].label : b->label) < 0) {
+			if (c[i].key != NULL && add(ctx, c[i].key, c[i].cert, b->address) < 0) {
 				smk_error_set(err, SMK_ERR_NOMEM, "out of memory");
 				st = SMK_KS_ERROR;
 			}

@@ -122,17 +122,19 @@ s=$(nss cmsutil -D -i "$T/enc.der" -d "$db" -p not-her-pin -o "$T/inner")
 ok "a wrong PIN opens nothing"
 
 # NSS names a certificate TOKEN:LABEL and caches the name it saw before
-# login.  A label that changes at login (the escrowed PKCS#12's name over
-# the address) is noted, not failed: NSS still finds keys by CKA_ID.
+# login: the labels must not change at login (the directory token labels
+# everything with the address, the escrowed PKCS#12's name included).
 if command -v pkcs11-tool > /dev/null; then
 	p11_run "pkcs11-tool --list-objects" pkcs11-tool --module "$P11_MODULE" --list-objects --type cert
 	grep "^  label:" "$T/out" | sort > "$T/labels-before"
 	p11_run "pkcs11-tool --login --list-objects" pkcs11-tool --module "$P11_MODULE" --login \
 		--pin "$pin" --list-objects --type cert
 	grep "^  label:" "$T/out" | sort > "$T/labels-after"
+	[ -s "$T/labels-before" ] || fail "pkcs11-tool listed no certificate labels"
+	problem=
 	cmp -s "$T/labels-before" "$T/labels-after" ||
-		echo "# note: certificate labels change at login: before: $(tr -s ' \n' ' ' < "$T/labels-before");" \
-			"after: $(tr -s ' \n' ' ' < "$T/labels-after")"
+		problem="before: $(tr -s ' \n' ' ' < "$T/labels-before"); after: $(tr -s ' \n' ' ' < "$T/labels-after")"
+	check "$problem" "certificate labels (NSS nicknames) stay the same at login"
 fi
 echo "# $checks checks, $bad not ok"
 [ "$bad" = 0 ] || fail "NSS cannot use the directory token (not ok lines above)"
