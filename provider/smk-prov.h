@@ -1,0 +1,82 @@
+/* smk-prov.h - what the files of the OpenSSL provider share
+ *
+ * smimekit.so is a front over the lib/ key store (lib/smk-keystore.h),
+ * like the PKCS#11 module: tokens, PINs and private-key operations are
+ * the key store's.  provider.c holds init and the dispatch tables; one
+ * file per operation (store, keymgmt, signature, asym cipher, exchange),
+ * as in pkcs11-provider.
+ *
+ * Keys handed out by the store loader are opaque: a smk_prov_key holds a
+ * reference to a key store item and its token, never key material.  The
+ * public half (item->pub) is exportable, so OpenSSL can match a key with
+ * its certificate and verification can run in the default provider.
+ */
+#ifndef SMK_PROV_H
+#define SMK_PROV_H
+
+#include <openssl/core.h>
+#include <openssl/core_dispatch.h>
+#include <openssl/evp.h>
+
+#include "smk-keystore.h"
+
+/* The provider context (provctx). */
+struct smk_prov {
+	const OSSL_CORE_HANDLE *handle;
+	OSSL_LIB_CTX *libctx;		/* our own child-free library context for
+					 * software work (hashing, public-key ops) */
+	struct smk_keystore *ks;	/* NULL until first use (lazy: reading
+					 * smimekit.conf at provider load would
+					 * make every openssl command pay for it) */
+	char *ks_error;			/* why ks could not be made, once tried */
+	/* core error functions, from the core dispatch table */
+	OSSL_FUNC_core_new_error_fn *core_new_error;
+	OSSL_FUNC_core_set_error_debug_fn *core_set_error_debug;
+	OSSL_FUNC_core_vset_error_fn *core_vset_error;
+};
+
+/* An opaque key: a reference to a key store item. */
+struct smk_prov_key {
+	struct smk_prov *prov;
+	struct smk_token *token;	/* the token it lives on */
+	struct smk_item *item;		/* one reference held */
+	enum smk_key_type type;
+};
+
+/* The key store, made on first use; NULL (with an error raised) if the
+ * configuration cannot be read. */
+struct smk_keystore *smk_prov_keystore(struct smk_prov *prov);
+
+/* Raises an error on OpenSSL's error queue (ERR_raise_data style) with
+ * reason code `reason` (SMK_PROV_R_*) and a message. */
+void smk_prov_error(struct smk_prov *prov, int reason, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Raises the key store's outcome as an error naming the cause. */
+void smk_prov_ks_error(struct smk_prov *prov, enum smk_ks_status st, const struct smk_error *err);
+
+/* Reason codes (provider's own reason strings, see provider.c). */
+enum {
+	SMK_PROV_R_CONFIG = 1,		/* smimekit.conf unreadable or wrong */
+	SMK_PROV_R_URI,			/* a pkcs11: URI that is malformed or names nothing */
+	SMK_PROV_R_PIN,			/* wrong PIN, locked, none given */
+	SMK_PROV_R_UNAVAILABLE,		/* the directory cannot be reached */
+	SMK_PROV_R_KEY,			/* unusable key, missing private half */
+	SMK_PROV_R_PARAM,		/* bad operation parameters */
+	SMK_PROV_R_OPERATION,		/* the key store refused an operation */
+};
+
+struct smk_prov_key *smk_prov_key_new(struct smk_prov *prov, struct smk_token *token,
+				      struct smk_item *item);
+void smk_prov_key_free(struct smk_prov_key *key);
+
+/* Dispatch tables of the operation files. */
+extern const OSSL_DISPATCH smk_prov_store_functions[];
+extern const OSSL_DISPATCH smk_prov_rsa_keymgmt_functions[];
+extern const OSSL_DISPATCH smk_prov_ec_keymgmt_functions[];
+extern const OSSL_DISPATCH smk_prov_rsa_signature_functions[];
+extern const OSSL_DISPATCH smk_prov_ecdsa_signature_functions[];
+extern const OSSL_DISPATCH smk_prov_rsa_asym_cipher_functions[];
+extern const OSSL_DISPATCH smk_prov_ecdh_keyexch_functions[];
+
+#endif
