@@ -18,30 +18,13 @@ smk_C_DigestInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism)
 	struct p11_op *op = NULL;
 	CK_RV rv;
 
-	rv = smk_p11_session_get(hSession, &s);
+	rv = smk_p11_op_begin(hSession, pMechanism, P11_OP_DIGEST, CKF_DIGEST, &s, &op);
 	if (rv != CKR_OK)
 		return rv;
-	if (s->ops[P11_OP_DIGEST] != NULL) {
-		rv = CKR_OPERATION_ACTIVE;
-		goto out;
-	}
-	if (pMechanism == NULL) {
-		rv = CKR_ARGUMENTS_BAD;
-		goto out;
-	}
-	e = smk_p11_mech_find(pMechanism->mechanism);
-	if (e == NULL || !(e->flags & CKF_DIGEST)) {
-		rv = CKR_MECHANISM_INVALID;
-		goto out;
-	}
+	e = op->mech;
 	rv = smk_p11_params_none(pMechanism);
 	if (rv != CKR_OK)
 		goto out;
-	op = smk_p11_op_new(P11_OP_DIGEST, e);
-	if (op == NULL) {
-		rv = CKR_HOST_MEMORY;
-		goto out;
-	}
 	op->md = EVP_MD_CTX_new();
 	if (op->md == NULL || !EVP_DigestInit_ex2(op->md, EVP_get_digestbyname(e->md), NULL)) {
 		rv = CKR_FUNCTION_FAILED;

@@ -27,6 +27,38 @@ smk_p11_op_new(enum p11_op_type type, const struct p11_mech *mech)
 	return op;
 }
 
+/* The start every C_*Init shares: the session (a reference the caller puts
+ * back), no operation of this type active, a mechanism that can do flag,
+ * and a new operation for it.  On an error the session is put back here
+ * and *s is NULL. */
+CK_RV
+smk_p11_op_begin(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, enum p11_op_type type, CK_FLAGS flag,
+		 struct p11_session **s, struct p11_op **op)
+{
+	const struct p11_mech *e;
+	CK_RV rv;
+
+	*op = NULL;
+	rv = smk_p11_session_get(h, s);
+	if (rv != CKR_OK) {
+		*s = NULL;
+		return rv;
+	}
+	if ((*s)->ops[type] != NULL)
+		rv = CKR_OPERATION_ACTIVE;
+	else if (m == NULL)
+		rv = CKR_ARGUMENTS_BAD;
+	else if ((e = smk_p11_mech_find(m->mechanism)) == NULL || !(e->flags & flag))
+		rv = CKR_MECHANISM_INVALID;
+	else if ((*op = smk_p11_op_new(type, e)) == NULL)
+		rv = CKR_HOST_MEMORY;
+	if (rv != CKR_OK) {
+		smk_p11_session_put(*s);
+		*s = NULL;
+	}
+	return rv;
+}
+
 void
 smk_p11_op_free(struct p11_op *op)
 {

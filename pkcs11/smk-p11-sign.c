@@ -55,27 +55,10 @@ sv_init(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDL
 	bool sign = type == P11_OP_SIGN;
 	CK_RV rv;
 
-	rv = smk_p11_session_get(hSession, &s);
+	rv = smk_p11_op_begin(hSession, pMechanism, type, sign ? CKF_SIGN : CKF_VERIFY, &s, &op);
 	if (rv != CKR_OK)
 		return rv;
-	if (s->ops[type] != NULL) {
-		rv = CKR_OPERATION_ACTIVE;
-		goto out;
-	}
-	if (pMechanism == NULL) {
-		rv = CKR_ARGUMENTS_BAD;
-		goto out;
-	}
-	e = smk_p11_mech_find(pMechanism->mechanism);
-	if (e == NULL || !(e->flags & (sign ? CKF_SIGN : CKF_VERIFY))) {
-		rv = CKR_MECHANISM_INVALID;
-		goto out;
-	}
-	op = smk_p11_op_new(type, e);
-	if (op == NULL) {
-		rv = CKR_HOST_MEMORY;
-		goto out;
-	}
+	e = op->mech;
 	rv = smk_p11_key_load(s, hKey, &op->key);
 	if (rv != CKR_OK)
 		goto out;

@@ -297,6 +297,8 @@ struct p11_op {
 
 struct p11_op *smk_p11_op_new(enum p11_op_type type, const struct p11_mech *mech);
 void smk_p11_op_free(struct p11_op *op);
+CK_RV smk_p11_op_begin(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, enum p11_op_type type,
+		       CK_FLAGS flag, struct p11_session **s, struct p11_op **op);
 /* Ends the session's operation of that type. */
 void smk_p11_op_end(struct p11_session *s, enum p11_op_type type);
 /* Appends to op->data (at most max bytes in all: CKR_DATA_LEN_RANGE). */
