@@ -1,0 +1,167 @@
+# tests/provider/provlib.sh - a file token with alice's keys and the stock
+# `openssl` command with smimekit.so loaded, for the tests of the OpenSSL
+# provider.  Sourced after tests/lib.sh.
+# shellcheck shell=bash
+#
+#   . "$SMK_TEST_SRCDIR/lib.sh"
+#   . "$SMK_TEST_SRCDIR/provider/provlib.sh"
+#   prov_token [CONFIG-LINE...]        (the token, made as a user would)
+#   prov_ok "what" pkeyutl -sign -inkey "$PROV_RSA_KEY" -in ... -out ...
+#   prov_fails "what" pkeyutl -sign -inkey 'pkcs11:...;object=nobody' ...
+#
+# prov_token makes $T/prov/smimekit.conf (exported as SMIMEKIT_CONF: the
+# key store reads it) with one file token [token alice] in $T/prov/token
+# (the CONFIG-LINEs are added to that section, e.g. "max_failures = 3"),
+# made by `smimekit token init` and filled by `smimekit token import` of
+# two PKCS#12 files made here by openssl: alice's RSA-2048 key and
+# certificate, and her P-256 key and certificate (tests/certs/mkcerts.sh),
+# as tests/pkcs11/p11lib.sh does for the PKCS#11 module.  It sets:
+#   PROV_TOKEN                  the token label (alice)
+#   PROV_PIN PROV_SO_PIN, PROV_PIN_FILE (the PIN, no newline)
+#   PROV_RSA_LABEL PROV_EC_LABEL the object labels (alice-rsa, alice-ec)
+#   PROV_RSA_ID PROV_EC_ID      their ids as lower-case hex (SHA-1 of the
+#                               modulus / of the uncompressed point)
+#   PROV_RSA_KEY PROV_EC_KEY    pkcs11: URIs of the private keys with the
+#                               PIN as pin-source=file:$PROV_PIN_FILE
+#   PROV_RSA_KEY_PV PROV_EC_KEY_PV   the same with pin-value=$PROV_PIN
+#   $T/prov/{rsa,ec}.pub        the public keys (PEM), for software checks
+#
+# prov_pct HEX: a hex string as RFC 7512 %XX escapes (for id=).
+#
+# Running openssl with the provider: PROV_ARGS are the options every
+# command takes after its name (-provider-path "$SMK_PROVIDER_DIR"
+# -provider smimekit -provider default).  PROV_ENV is `env` and what the
+# command needs to load the provider: with a provider built with ASan
+# (configure --enable-sanitizers) the ASan runtime first (LD_PRELOAD), as
+# tests/pkcs11/p11lib.sh does for PKCS#11 clients.
+#
+# prov_run CMD ARGS...: `openssl CMD $PROV_ARGS ARGS...` without a
+# terminal (setsid, stdin /dev/null: a PIN prompt fails at once instead of
+# waiting), output in $T/out and $T/err, exit status in PROV_STATUS.  It
+# fails the test on a crash: a status above 128 (a signal) or sanitizer
+# output.
+# prov_ok WHAT CMD ARGS...: prov_run, and fail naming WHAT unless status 0.
+# prov_fails WHAT CMD ARGS...: prov_run, and fail naming WHAT if status 0.
+# prov_err_names WHAT REGEX: the error output of the last prov_run names
+# the cause: a line of OpenSSL's error queue (":error:") matching REGEX
+# (extended, case-insensitive).
+
+: "${SMK_PROVIDER_DIR:?run through make check}"
+PROV_SO=$SMK_PROVIDER_DIR/smimekit.so
+PROV_ARGS=(-provider-path "$SMK_PROVIDER_DIR" -provider smimekit -provider default)
+PROV_ENV=(env)
+PROV_ASAN=
+
+_prov_asan() {
+	local asan
+	asan=$(ldd "$PROV_SO" 2>/dev/null | awk '/libasan/ { print $3; exit }')
+	[ -n "$asan" ] || return 0
+	PROV_ASAN=$asan
+	# Leaks are reported (the provider must free what it takes); the
+	# openssl command itself frees everything at exit.
+	PROV_ENV=(env "LD_PRELOAD=$asan" "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}abort_on_error=0")
+}
+
+# _prov_id PUBKEY-PEM: the id the key store gives a key (SHA-1 of modulus
+# or point), as tests/pkcs11/p11lib.sh computes it.
+_prov_id() {
+	if openssl rsa -pubin -in "$1" -noout 2>/dev/null; then
+		openssl rsa -pubin -in "$1" -noout -modulus | cut -d= -f2 | basenc --base16 -d |
+			openssl sha1 -r | cut -d' ' -f1
+	else
+		# A P-256 SubjectPublicKeyInfo ends in the 65-byte point.
+		openssl pkey -pubin -in "$1" -outform DER | tail -c 65 | openssl sha1 -r | cut -d' ' -f1
+	fi
+}
+
+prov_pct() { printf '%s' "$1" | sed -e 's/../%&/g'; }
+
+prov_token() {
+	local d=$T/prov k line
+	[ -f "$PROV_SO" ] || fail "$PROV_SO is missing (not built?)"
+	_prov_asan
+	mkdir -p "$d"
+	chmod 755 "$d"
+	PROV_PIN=1234-alice
+	PROV_SO_PIN=so-pin-5678
+	PROV_PIN_FILE=$d/pin
+	printf '%s' "$PROV_PIN" > "$PROV_PIN_FILE"
+	printf '%s' "$PROV_SO_PIN" > "$d/so-pin"
+	printf '%s' "p12-secret" > "$d/p12-password"
+	chmod 600 "$PROV_PIN_FILE" "$d/so-pin" "$d/p12-password"
+	PROV_TOKEN=alice
+	PROV_RSA_LABEL=alice-rsa
+	PROV_EC_LABEL=alice-ec
+	for k in rsa ec; do
+		openssl x509 -in "$C/alice-$k.pem" -noout -pubkey > "$d/$k.pub"
+	done
+	PROV_RSA_ID=$(_prov_id "$d/rsa.pub")
+	PROV_EC_ID=$(_prov_id "$d/ec.pub")
+	[ ${#PROV_RSA_ID} = 40 ] && [ ${#PROV_EC_ID} = 40 ] || fail "prov_token: key ids"
+	local base="pkcs11:token=$PROV_TOKEN;type=private"
+	PROV_RSA_KEY="$base;object=$PROV_RSA_LABEL;pin-source=file:$PROV_PIN_FILE"
+	PROV_EC_KEY="$base;object=$PROV_EC_LABEL;pin-source=file:$PROV_PIN_FILE"
+	PROV_RSA_KEY_PV="$base;object=$PROV_RSA_LABEL;pin-value=$PROV_PIN"
+	PROV_EC_KEY_PV="$base;object=$PROV_EC_LABEL;pin-value=$PROV_PIN"
+
+	mkdir -p "$d/token"
+	chmod 700 "$d/token"
+	{
+		printf '[token %s]\ntype = file\npath = %s\n' "$PROV_TOKEN" "$d/token"
+		for line in "$@"; do printf '%s\n' "$line"; done
+	} > "$d/smimekit.conf"
+	export SMIMEKIT_CONF=$d/smimekit.conf
+	"$SMIMEKIT" token init "$PROV_TOKEN" --so-pin-file "$d/so-pin" --pin-file "$PROV_PIN_FILE" \
+		> "$d/init.out" 2>&1 || fail "smimekit token init: $(cat "$d/init.out")"
+	for k in rsa ec; do
+		openssl pkcs12 -export -inkey "$C/alice-$k.key" -in "$C/alice-$k.pem" \
+			-name "alice-$k" -passout "file:$d/p12-password" -out "$d/alice-$k.p12" ||
+			fail "openssl pkcs12 -export alice-$k"
+		"$SMIMEKIT" token import "$PROV_TOKEN" "$d/alice-$k.p12" --pin-file "$PROV_PIN_FILE" \
+			--p12-password-file "$d/p12-password" > "$d/import.out" 2>&1 ||
+			fail "smimekit token import alice-$k: $(cat "$d/import.out")"
+	done
+}
+
+# _prov_crashed STATUS: fail if the last command died of a signal or a
+# sanitizer reported something.
+_prov_crashed() {
+	if [ "$1" -gt 128 ]; then
+		cat "$T/err" >&2
+		fail "openssl died of signal $(($1 - 128)) ($(kill -l "$(($1 - 128))" 2>/dev/null || echo '?'))"
+	fi
+	if grep -Eq 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$T/err"; then
+		cat "$T/err" >&2
+		fail "sanitizer report (status $1)"
+	fi
+}
+
+PROV_STATUS=
+prov_run() {
+	local cmd=$1
+	shift
+	PROV_STATUS=0
+	setsid -w "${PROV_ENV[@]}" openssl "$cmd" "${PROV_ARGS[@]}" "$@" \
+		< /dev/null > "$T/out" 2> "$T/err" || PROV_STATUS=$?
+	_prov_crashed "$PROV_STATUS"
+}
+
+prov_ok() {
+	local what=$1
+	shift
+	prov_run "$@"
+	[ "$PROV_STATUS" = 0 ] ||
+		{ cat "$T/out" "$T/err" >&2; fail "$what: openssl $1 exit $PROV_STATUS"; }
+}
+
+prov_fails() {
+	local what=$1
+	shift
+	prov_run "$@"
+	[ "$PROV_STATUS" != 0 ] || { cat "$T/out" "$T/err" >&2; fail "$what: openssl $1 succeeded"; }
+}
+
+prov_err_names() {
+	grep -i ':error:' "$T/err" | grep -Eiq -e "$2" ||
+		{ cat "$T/err" >&2; fail "$1: no error on the queue matching /$2/"; }
+}
