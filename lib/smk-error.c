@@ -18,10 +18,7 @@ smk_error_clear(struct smk_error *err)
 	err->msg[0] = '\0';
 }
 
-/* The attribute tells clang's -Wformat-nonliteral that fmt was checked
- * at our callers (which have format(printf, 3, 4)). */
-__attribute__((format(printf, 3, 0)))
-static void
+void
 smk_error_vset(struct smk_error *err, enum smk_status code, const char *fmt, va_list ap)
 {
 	err->code = code;

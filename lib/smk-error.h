@@ -7,6 +7,7 @@
 #ifndef SMK_ERROR_H
 #define SMK_ERROR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #define SMK_ERROR_MSG_MAX 512
@@ -37,6 +38,10 @@ int smk_error_set(struct smk_error *err, enum smk_status code, const char *fmt, 
  * OpenSSL's error queue. */
 int smk_error_set_ossl(struct smk_error *err, enum smk_status code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* As smk_error_set with a va_list; err must not be NULL. */
+void smk_error_vset(struct smk_error *err, enum smk_status code, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 
 const char *smk_status_str(enum smk_status code);
 

@@ -20,6 +20,11 @@
  * NULL, label may be NULL.  Returns 0, or -1 to stop (out of memory). */
 typedef int smk_backend_add_fn(void *ctx, EVP_PKEY *key, X509 *cert, const char *label);
 
+/* Sets err (if not NULL) to code and the message, and returns st: the
+ * key store's and the backends' `return smk_ks_fail(...)`. */
+enum smk_ks_status smk_ks_fail(struct smk_error *err, enum smk_ks_status st, enum smk_status code,
+			       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 struct smk_token_backend {
 	const char *type;		/* "file", "directory" */
 	const char *const *keys;	/* config keys accepted besides "type" (NULL-terminated) */

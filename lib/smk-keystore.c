@@ -145,17 +145,15 @@ ks_log(struct smk_token *t, enum smk_log_level level, const char *msg)
 		t->ks->log(t->ks->log_ctx, level, msg);
 }
 
-/* Sets err and returns st, so callers can `return fail(...)`. */
-__attribute__((format(printf, 4, 5)))
-static enum smk_ks_status
-fail(struct smk_error *err, enum smk_ks_status st, enum smk_status code, const char *fmt, ...)
+enum smk_ks_status
+smk_ks_fail(struct smk_error *err, enum smk_ks_status st, enum smk_status code,
+	    const char *fmt, ...)
 {
 	va_list ap;
 
 	if (err != NULL) {
-		err->code = code;
 		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		smk_error_vset(err, code, fmt, ap);
 		va_end(ap);
 	}
 	return st;
@@ -526,10 +524,10 @@ static enum smk_ks_status
 check_new_pin(const char *pin, size_t len, const char *what, struct smk_error *err)
 {
 	if (pin == NULL || len < SMK_PIN_MIN || len > SMK_PIN_MAX)
-		return fail(err, SMK_KS_PIN_INVALID, SMK_ERR_INVALID,
+		return smk_ks_fail(err, SMK_KS_PIN_INVALID, SMK_ERR_INVALID,
 			    "the new %s must have %d to %d bytes", what, SMK_PIN_MIN, SMK_PIN_MAX);
 	if (!utf8_valid((const unsigned char *)pin, len))
-		return fail(err, SMK_KS_PIN_INVALID, SMK_ERR_INVALID,
+		return smk_ks_fail(err, SMK_KS_PIN_INVALID, SMK_ERR_INVALID,
 			    "the new %s is not valid UTF-8 (or contains a NUL byte)", what);
 	return SMK_KS_OK;
 }
@@ -543,13 +541,13 @@ check_label(const char *label, size_t max, struct smk_error *err)
 		return SMK_KS_OK;
 	len = strlen(label);
 	if (len > max)
-		return fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID,
+		return smk_ks_fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID,
 			    "label too long (%zu bytes, at most %zu)", len, max);
 	if (!utf8_valid((const unsigned char *)label, len))
-		return fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "label is not valid UTF-8");
+		return smk_ks_fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "label is not valid UTF-8");
 	for (size_t i = 0; i < len; i++) {
 		if ((unsigned char)label[i] < 0x20 || label[i] == 0x7f)
-			return fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID,
+			return smk_ks_fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID,
 				    "label contains a control character");
 	}
 	return SMK_KS_OK;
@@ -564,7 +562,7 @@ smk_token_info(struct smk_token *t, struct smk_token_info *info, struct smk_erro
 
 	smk_error_clear(err);
 	if (t == NULL || info == NULL)
-		return fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "token info: no token");
+		return smk_ks_fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "token info: no token");
 	memset(info, 0, sizeof(*info));
 	pthread_mutex_lock(&t->mu);
 	st = t->be->info(t->b, info, err);
@@ -894,7 +892,7 @@ build_items(struct smk_token *t, struct obj *objs, size_t n_objs, struct smk_ite
 	out = NULL;
 	goto done;
 nomem:
-	st = fail(err, SMK_KS_ERROR, SMK_ERR_NOMEM, "token %s: out of memory", t->name);
+	st = smk_ks_fail(err, SMK_KS_ERROR, SMK_ERR_NOMEM, "token %s: out of memory", t->name);
 	smk_items_free(out, n_out);
 done:
 	for (size_t i = 0; i < g.n; i++)
@@ -911,7 +909,7 @@ smk_token_items(struct smk_token *t, struct smk_item ***items, size_t *n, struct
 
 	smk_error_clear(err);
 	if (t == NULL || items == NULL || n == NULL)
-		return fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "token items: NULL argument");
+		return smk_ks_fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "token items: NULL argument");
 	*items = NULL;
 	*n = 0;
 	memset(&c, 0, sizeof(c));
@@ -936,16 +934,16 @@ smk_token_login(struct smk_token *t, enum smk_ks_user user, const char *pin, siz
 
 	smk_error_clear(err);
 	if (t == NULL || (pin == NULL && pin_len > 0) || (user != SMK_KS_USER && user != SMK_KS_SO))
-		return fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "login: bad argument");
+		return smk_ks_fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "login: bad argument");
 	memset(&c, 0, sizeof(c));
 	c.t = t;
 	c.private = true;
 	pthread_mutex_lock(&t->mu);
 	if ((user == SMK_KS_USER && t->user_in) || (user == SMK_KS_SO && t->so_in)) {
-		st = fail(err, SMK_KS_ALREADY_LOGGED_IN, SMK_ERR_STATE, "token %s: already logged in",
+		st = smk_ks_fail(err, SMK_KS_ALREADY_LOGGED_IN, SMK_ERR_STATE, "token %s: already logged in",
 			  t->name);
 	} else if (t->user_in || t->so_in) {
-		st = fail(err, SMK_KS_OTHER_LOGGED_IN, SMK_ERR_STATE,
+		st = smk_ks_fail(err, SMK_KS_OTHER_LOGGED_IN, SMK_ERR_STATE,
 			  "token %s: the %s is logged in", t->name, t->user_in ? "user" : "SO");
 	} else {
 		st = t->be->unlock(t->b, user, pin != NULL ? pin : "", pin_len, collect_add, &c, err);
@@ -985,9 +983,9 @@ smk_token_init(struct smk_token *t, const char *so_pin, size_t so_pin_len, const
 
 	smk_error_clear(err);
 	if (t == NULL)
-		return fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "token init: no token");
+		return smk_ks_fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "token init: no token");
 	if (t->be->init_token == NULL)
-		return fail(err, SMK_KS_UNSUPPORTED, SMK_ERR_INVALID,
+		return smk_ks_fail(err, SMK_KS_UNSUPPORTED, SMK_ERR_INVALID,
 			    "token %s: a %s token cannot be initialised here", t->name, t->be->type);
 	st = check_new_pin(so_pin, so_pin_len, "SO PIN", err);
 	if (st == SMK_KS_OK)
@@ -996,7 +994,7 @@ smk_token_init(struct smk_token *t, const char *so_pin, size_t so_pin_len, const
 		return st;
 	pthread_mutex_lock(&t->mu);
 	if (t->user_in || t->so_in)
-		st = fail(err, SMK_KS_OTHER_LOGGED_IN, SMK_ERR_STATE,
+		st = smk_ks_fail(err, SMK_KS_OTHER_LOGGED_IN, SMK_ERR_STATE,
 			  "token %s: log out before initialising the token", t->name);
 	else
 		st = t->be->init_token(t->b, so_pin, so_pin_len, label, err);
@@ -1011,13 +1009,13 @@ smk_token_init_pin(struct smk_token *t, const char *pin, size_t pin_len, struct 
 
 	smk_error_clear(err);
 	if (t == NULL)
-		return fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "init PIN: no token");
+		return smk_ks_fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "init PIN: no token");
 	pthread_mutex_lock(&t->mu);
 	if (!t->so_in)
-		st = fail(err, SMK_KS_NOT_LOGGED_IN, SMK_ERR_STATE,
+		st = smk_ks_fail(err, SMK_KS_NOT_LOGGED_IN, SMK_ERR_STATE,
 			  "token %s: setting the user PIN needs the SO logged in", t->name);
 	else if (t->be->init_pin == NULL)
-		st = fail(err, SMK_KS_UNSUPPORTED, SMK_ERR_INVALID,
+		st = smk_ks_fail(err, SMK_KS_UNSUPPORTED, SMK_ERR_INVALID,
 			  "token %s: a %s token has no SO-set user PIN", t->name, t->be->type);
 	else if ((st = check_new_pin(pin, pin_len, "user PIN", err)) == SMK_KS_OK)
 		st = t->be->init_pin(t->b, pin, pin_len, err);
@@ -1034,13 +1032,13 @@ smk_token_set_pin(struct smk_token *t, enum smk_ks_user user, const char *old_pi
 	smk_error_clear(err);
 	if (t == NULL || (old_pin == NULL && old_len > 0) ||
 	    (user != SMK_KS_USER && user != SMK_KS_SO))
-		return fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "set PIN: bad argument");
+		return smk_ks_fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "set PIN: bad argument");
 	st = check_new_pin(new_pin, new_len, user == SMK_KS_SO ? "SO PIN" : "user PIN", err);
 	if (st != SMK_KS_OK)
 		return st;
 	pthread_mutex_lock(&t->mu);
 	if (t->be->set_pin == NULL)
-		st = fail(err, SMK_KS_UNSUPPORTED, SMK_ERR_INVALID,
+		st = smk_ks_fail(err, SMK_KS_UNSUPPORTED, SMK_ERR_INVALID,
 			  "token %s: the PIN cannot be changed here", t->name);
 	else
 		st = t->be->set_pin(t->b, user, old_pin != NULL ? old_pin : "", old_len, new_pin,
@@ -1064,7 +1062,7 @@ store_locked(struct smk_token *t, EVP_PKEY *key, X509 *cert, const char *label,
 	c.t = t;
 	if (collect_private(&c, key, cert, label) < 0 || c.n_privs != 1) {
 		privs_free(c.privs, c.n_privs);
-		return fail(err, SMK_KS_ERROR, SMK_ERR_NOMEM, "token %s: cannot keep the key",
+		return smk_ks_fail(err, SMK_KS_ERROR, SMK_ERR_NOMEM, "token %s: cannot keep the key",
 			    t->name);
 	}
 	st = t->be->store_key(t->b, key, cert, label, err);
@@ -1097,7 +1095,7 @@ store_locked(struct smk_token *t, EVP_PKEY *key, X509 *cert, const char *label,
 		pthread_rwlock_unlock(&t->keys_lock);
 		if (grown == NULL) {
 			privs_free(c.privs, c.n_privs);
-			return fail(err, SMK_KS_ERROR, SMK_ERR_NOMEM, "token %s: out of memory",
+			return smk_ks_fail(err, SMK_KS_ERROR, SMK_ERR_NOMEM, "token %s: out of memory",
 				    t->name);
 		}
 	}
@@ -1105,7 +1103,7 @@ store_locked(struct smk_token *t, EVP_PKEY *key, X509 *cert, const char *label,
 		*out = item_new(p->id, p->id_len, p->type, p->pub, cert != NULL ? cert : p->cert,
 				p->label, true, true);
 		if (*out == NULL)
-			st = fail(err, SMK_KS_ERROR, SMK_ERR_NOMEM, "token %s: out of memory", t->name);
+			st = smk_ks_fail(err, SMK_KS_ERROR, SMK_ERR_NOMEM, "token %s: out of memory", t->name);
 	}
 	privs_free(c.privs, c.n_privs);
 	return st;
@@ -1126,7 +1124,7 @@ static enum smk_ks_status
 need_user(struct smk_token *t, struct smk_error *err)
 {
 	if (!t->user_in)
-		return fail(err, SMK_KS_NOT_LOGGED_IN, SMK_ERR_STATE, "token %s: the user is not logged in",
+		return smk_ks_fail(err, SMK_KS_NOT_LOGGED_IN, SMK_ERR_STATE, "token %s: the user is not logged in",
 			    t->name);
 	return SMK_KS_OK;
 }
@@ -1144,19 +1142,19 @@ smk_token_generate(struct smk_token *t, const struct smk_keygen *kg, struct smk_
 	if (out != NULL)
 		*out = NULL;
 	if (t == NULL || kg == NULL)
-		return fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "generate: bad argument");
+		return smk_ks_fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "generate: bad argument");
 	if (kg->type == SMK_KEY_RSA) {
 		bits = kg->bits ? kg->bits : 3072;
 		if (bits < 2048 || bits > 8192)
-			return fail(err, SMK_KS_UNSUPPORTED, SMK_ERR_INVALID,
+			return smk_ks_fail(err, SMK_KS_UNSUPPORTED, SMK_ERR_INVALID,
 				    "RSA keys of %u bits are not offered (2048 to 8192)", bits);
 	} else if (kg->type == SMK_KEY_EC) {
 		curve = curve_name(kg->curve);
 		if (curve == NULL)
-			return fail(err, SMK_KS_UNSUPPORTED, SMK_ERR_INVALID,
+			return smk_ks_fail(err, SMK_KS_UNSUPPORTED, SMK_ERR_INVALID,
 				    "curve %s is not offered (P-256 or P-384)", kg->curve);
 	} else {
-		return fail(err, SMK_KS_UNSUPPORTED, SMK_ERR_INVALID, "key type not offered");
+		return smk_ks_fail(err, SMK_KS_UNSUPPORTED, SMK_ERR_INVALID, "key type not offered");
 	}
 	st = check_label(kg->label, LABEL_MAX, err);
 	if (st != SMK_KS_OK)
@@ -1195,16 +1193,16 @@ smk_token_store_key(struct smk_token *t, EVP_PKEY *key, X509 *cert, const char *
 	if (out != NULL)
 		*out = NULL;
 	if (t == NULL || key == NULL)
-		return fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "store key: bad argument");
+		return smk_ks_fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "store key: bad argument");
 	if (!key_type(key, &type))
-		return fail(err, SMK_KS_UNSUPPORTED, SMK_ERR_INVALID,
+		return smk_ks_fail(err, SMK_KS_UNSUPPORTED, SMK_ERR_INVALID,
 			    "token %s: only RSA and EC keys can be stored", t->name);
 	if (!has_private_half(key, type))
-		return fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID,
+		return smk_ks_fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID,
 			    "token %s: store key: not a private key", t->name);
 	if (cert != NULL && EVP_PKEY_eq(X509_get0_pubkey(cert), key) != 1) {
 		ERR_clear_error();
-		return fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID,
+		return smk_ks_fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID,
 			    "token %s: the certificate does not belong to the key", t->name);
 	}
 	st = check_label(label, LABEL_MAX, err);
@@ -1232,11 +1230,11 @@ smk_token_store_cert(struct smk_token *t, X509 *cert, const char *label, struct 
 	if (out != NULL)
 		*out = NULL;
 	if (t == NULL || cert == NULL)
-		return fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "store certificate: bad argument");
+		return smk_ks_fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "store certificate: bad argument");
 	pub = X509_get0_pubkey(cert);
 	if (pub == NULL || !key_type(pub, &type) || smk_key_id(pub, id, &id_len) < 0) {
 		ERR_clear_error();
-		return fail(err, SMK_KS_UNSUPPORTED, SMK_ERR_CERT,
+		return smk_ks_fail(err, SMK_KS_UNSUPPORTED, SMK_ERR_CERT,
 			    "token %s: only certificates for RSA and EC keys can be stored", t->name);
 	}
 	st = check_label(label, LABEL_MAX, err);
@@ -1244,7 +1242,7 @@ smk_token_store_cert(struct smk_token *t, X509 *cert, const char *label, struct 
 		return st;
 	pthread_mutex_lock(&t->mu);
 	if (t->be->store_cert == NULL)
-		st = fail(err, SMK_KS_UNSUPPORTED, SMK_ERR_INVALID,
+		st = smk_ks_fail(err, SMK_KS_UNSUPPORTED, SMK_ERR_INVALID,
 			  "token %s: certificates cannot be stored here", t->name);
 	else
 		st = t->be->store_cert(t->b, cert, label, err);
@@ -1255,7 +1253,7 @@ smk_token_store_cert(struct smk_token *t, X509 *cert, const char *label, struct 
 				label != NULL ? label : (p != NULL ? p->label : NULL), p != NULL,
 				p != NULL);
 		if (*out == NULL)
-			st = fail(err, SMK_KS_ERROR, SMK_ERR_NOMEM, "token %s: out of memory", t->name);
+			st = smk_ks_fail(err, SMK_KS_ERROR, SMK_ERR_NOMEM, "token %s: out of memory", t->name);
 	}
 	pthread_mutex_unlock(&t->mu);
 	return st;
@@ -1274,15 +1272,15 @@ op_begin(struct smk_token *t, const struct smk_item *it, EVP_PKEY_CTX **ctx, str
 	*ctx = NULL;
 	pthread_rwlock_rdlock(&t->keys_lock);
 	if (!t->user_in) {
-		st = fail(err, SMK_KS_NOT_LOGGED_IN, SMK_ERR_STATE, "token %s: the user is not logged in",
+		st = smk_ks_fail(err, SMK_KS_NOT_LOGGED_IN, SMK_ERR_STATE, "token %s: the user is not logged in",
 			  t->name);
 	} else {
 		p = it->id_len <= SMK_ITEM_ID_MAX ? find_priv(t, it->id, it->id_len) : NULL;
 		if (p == NULL)
-			st = fail(err, SMK_KS_NOT_FOUND, SMK_ERR_INVALID,
+			st = smk_ks_fail(err, SMK_KS_NOT_FOUND, SMK_ERR_INVALID,
 				  "token %s: no private key for this item", t->name);
 		else if ((*ctx = EVP_PKEY_CTX_new_from_pkey(NULL, p->key, NULL)) == NULL)
-			st = fail(err, SMK_KS_ERROR, SMK_ERR_CRYPTO, "token %s: out of memory", t->name);
+			st = smk_ks_fail(err, SMK_KS_ERROR, SMK_ERR_CRYPTO, "token %s: out of memory", t->name);
 	}
 	pthread_rwlock_unlock(&t->keys_lock);
 	return st;
@@ -1318,7 +1316,7 @@ get_md(const char *name, const EVP_MD **md, struct smk_error *err)
 	}
 	*md = EVP_get_digestbyname(name);
 	if (*md == NULL)
-		return fail(err, SMK_KS_UNSUPPORTED, SMK_ERR_INVALID, "digest %s not offered", name);
+		return smk_ks_fail(err, SMK_KS_UNSUPPORTED, SMK_ERR_INVALID, "digest %s not offered", name);
 	return SMK_KS_OK;
 }
 
@@ -1332,7 +1330,7 @@ rsa_raw_input(EVP_PKEY *key, const unsigned char *in, size_t in_len, unsigned ch
 	int cmp;
 
 	if (in_len > k)
-		return fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID,
+		return smk_ks_fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID,
 			    "raw RSA input of %zu bytes for a %zu-byte modulus", in_len, k);
 	memset(buf, 0, k - in_len);
 	memcpy(buf + (k - in_len), in, in_len);
@@ -1342,13 +1340,13 @@ rsa_raw_input(EVP_PKEY *key, const unsigned char *in, size_t in_len, unsigned ch
 	if (nb == NULL || BN_bn2binpad(n, nb, (int)k) < 0) {
 		OPENSSL_free(nb);
 		BN_free(n);
-		return fail(err, SMK_KS_ERROR, SMK_ERR_NOMEM, "raw RSA: out of memory");
+		return smk_ks_fail(err, SMK_KS_ERROR, SMK_ERR_NOMEM, "raw RSA: out of memory");
 	}
 	cmp = memcmp(buf, nb, k);
 	OPENSSL_free(nb);
 	BN_free(n);
 	if (cmp >= 0)
-		return fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID,
+		return smk_ks_fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID,
 			    "raw RSA input is not below the modulus");
 	return SMK_KS_OK;
 }
@@ -1365,10 +1363,10 @@ sign_setup_rsa(EVP_PKEY_CTX *ctx, EVP_PKEY *key, const struct smk_sign_params *p
 	switch (p->padding) {
 	case SMK_PAD_PKCS1:
 		if (md != NULL && in_len != hlen)
-			return fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID,
+			return smk_ks_fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID,
 				    "a %s digest has %zu bytes, not %zu", p->md, hlen, in_len);
 		if (md == NULL && (in_len == 0 || in_len + 11 > k))
-			return fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID,
+			return smk_ks_fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID,
 				    "PKCS#1 input of %zu bytes for a %zu-byte modulus", in_len, k);
 		if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) <= 0 ||
 		    (md != NULL && EVP_PKEY_CTX_set_signature_md(ctx, md) <= 0))
@@ -1376,15 +1374,15 @@ sign_setup_rsa(EVP_PKEY_CTX *ctx, EVP_PKEY *key, const struct smk_sign_params *p
 		return SMK_KS_OK;
 	case SMK_PAD_PSS:
 		if (md == NULL)
-			return fail(err, SMK_KS_UNSUPPORTED, SMK_ERR_INVALID, "RSA-PSS needs a digest");
+			return smk_ks_fail(err, SMK_KS_UNSUPPORTED, SMK_ERR_INVALID, "RSA-PSS needs a digest");
 		if (in_len != hlen)
-			return fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID,
+			return smk_ks_fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID,
 				    "a %s digest has %zu bytes, not %zu", p->md, hlen, in_len);
 		st = get_md(p->mgf1_md, &mgf1, err);
 		if (st != SMK_KS_OK)
 			return st;
 		if (p->salt_len < -1 || (p->salt_len > 0 && (size_t)p->salt_len + hlen + 2 > k))
-			return fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID,
+			return smk_ks_fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID,
 				    "PSS salt length %d does not fit", p->salt_len);
 		if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
 		    EVP_PKEY_CTX_set_signature_md(ctx, md) <= 0 ||
@@ -1395,13 +1393,13 @@ sign_setup_rsa(EVP_PKEY_CTX *ctx, EVP_PKEY *key, const struct smk_sign_params *p
 		return SMK_KS_OK;
 	case SMK_PAD_NONE:
 		if (md != NULL)
-			return fail(err, SMK_KS_UNSUPPORTED, SMK_ERR_INVALID,
+			return smk_ks_fail(err, SMK_KS_UNSUPPORTED, SMK_ERR_INVALID,
 				    "raw RSA takes no digest");
 		if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_NO_PADDING) <= 0)
 			return ossl_fail(err, SMK_KS_ERROR, "raw RSA");
 		return SMK_KS_OK;
 	default:
-		return fail(err, SMK_KS_UNSUPPORTED, SMK_ERR_INVALID, "padding not offered for signing");
+		return smk_ks_fail(err, SMK_KS_UNSUPPORTED, SMK_ERR_INVALID, "padding not offered for signing");
 	}
 }
 
@@ -1420,7 +1418,7 @@ smk_token_sign(struct smk_token *t, const struct smk_item *it, const struct smk_
 
 	smk_error_clear(err);
 	if (t == NULL || it == NULL || p == NULL || sig_len == NULL || (in == NULL && in_len > 0))
-		return fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "sign: NULL argument");
+		return smk_ks_fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "sign: NULL argument");
 	st = op_begin(t, it, &ctx, err);
 	if (st != SMK_KS_OK)
 		return st;
@@ -1433,7 +1431,7 @@ smk_token_sign(struct smk_token *t, const struct smk_item *it, const struct smk_
 	}
 	if (*sig_len < max) {
 		*sig_len = max;
-		st = fail(err, SMK_KS_BUFFER_TOO_SMALL, SMK_ERR_INVALID,
+		st = smk_ks_fail(err, SMK_KS_BUFFER_TOO_SMALL, SMK_ERR_INVALID,
 			  "signature buffer too small (%zu bytes needed)", max);
 		goto out;
 	}
@@ -1449,7 +1447,7 @@ smk_token_sign(struct smk_token *t, const struct smk_item *it, const struct smk_
 		if (st == SMK_KS_OK && p->padding == SMK_PAD_NONE) {
 			raw = OPENSSL_malloc(max);
 			if (raw == NULL)
-				st = fail(err, SMK_KS_ERROR, SMK_ERR_NOMEM, "sign: out of memory");
+				st = smk_ks_fail(err, SMK_KS_ERROR, SMK_ERR_NOMEM, "sign: out of memory");
 			else
 				st = rsa_raw_input(key, in, in_len, raw, max, err);
 			in = raw;
@@ -1457,7 +1455,7 @@ smk_token_sign(struct smk_token *t, const struct smk_item *it, const struct smk_
 		}
 	} else {
 		if (in_len == 0 || (md != NULL && in_len != (size_t)EVP_MD_get_size(md)))
-			st = fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID,
+			st = smk_ks_fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID,
 				  "ECDSA input of %zu bytes", in_len);
 		else if (md != NULL && EVP_PKEY_CTX_set_signature_md(ctx, md) <= 0)
 			st = ossl_fail(err, SMK_KS_ERROR, "ECDSA digest");
@@ -1487,13 +1485,13 @@ smk_token_decrypt(struct smk_token *t, const struct smk_item *it,
 	smk_error_clear(err);
 	if (t == NULL || it == NULL || p == NULL || out_len == NULL || (in == NULL && in_len > 0) ||
 	    (p->label == NULL && p->label_len > 0))
-		return fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "decrypt: NULL argument");
+		return smk_ks_fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "decrypt: NULL argument");
 	st = op_begin(t, it, &ctx, err);
 	if (st != SMK_KS_OK)
 		return st;
 	key = EVP_PKEY_CTX_get0_pkey(ctx);
 	if (EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA) {
-		st = fail(err, SMK_KS_UNSUPPORTED, SMK_ERR_INVALID, "decryption needs an RSA key");
+		st = smk_ks_fail(err, SMK_KS_UNSUPPORTED, SMK_ERR_INVALID, "decryption needs an RSA key");
 		goto out;
 	}
 	k = (size_t)EVP_PKEY_get_size(key);
@@ -1502,7 +1500,7 @@ smk_token_decrypt(struct smk_token *t, const struct smk_item *it,
 		goto out;
 	}
 	if (in_len != k) {
-		st = fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID,
+		st = smk_ks_fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID,
 			  "ciphertext of %zu bytes for a %zu-byte modulus", in_len, k);
 		goto out;
 	}
@@ -1513,7 +1511,7 @@ smk_token_decrypt(struct smk_token *t, const struct smk_item *it,
 		if (st != SMK_KS_OK)
 			goto out;
 	} else if (p->padding != SMK_PAD_NONE && p->padding != SMK_PAD_PKCS1) {
-		st = fail(err, SMK_KS_UNSUPPORTED, SMK_ERR_INVALID, "padding not offered for decryption");
+		st = smk_ks_fail(err, SMK_KS_UNSUPPORTED, SMK_ERR_INVALID, "padding not offered for decryption");
 		goto out;
 	}
 	if (EVP_PKEY_decrypt_init(ctx) <= 0 ||
@@ -1529,7 +1527,7 @@ smk_token_decrypt(struct smk_token *t, const struct smk_item *it,
 		if (p->label_len > 0) {
 			label = OPENSSL_memdup(p->label, p->label_len);
 			if (label == NULL) {
-				st = fail(err, SMK_KS_ERROR, SMK_ERR_NOMEM, "decrypt: out of memory");
+				st = smk_ks_fail(err, SMK_KS_ERROR, SMK_ERR_NOMEM, "decrypt: out of memory");
 				goto out;
 			}
 		}
@@ -1546,7 +1544,7 @@ smk_token_decrypt(struct smk_token *t, const struct smk_item *it,
 	tmp = OPENSSL_malloc(k);
 	tl = k;
 	if (tmp == NULL) {
-		st = fail(err, SMK_KS_ERROR, SMK_ERR_NOMEM, "decrypt: out of memory");
+		st = smk_ks_fail(err, SMK_KS_ERROR, SMK_ERR_NOMEM, "decrypt: out of memory");
 		goto out;
 	}
 	if (EVP_PKEY_decrypt(ctx, tmp, &tl, in, in_len) <= 0) {
@@ -1555,7 +1553,7 @@ smk_token_decrypt(struct smk_token *t, const struct smk_item *it,
 	}
 	if (*out_len < tl) {
 		*out_len = tl;
-		st = fail(err, SMK_KS_BUFFER_TOO_SMALL, SMK_ERR_INVALID,
+		st = smk_ks_fail(err, SMK_KS_BUFFER_TOO_SMALL, SMK_ERR_INVALID,
 			  "plaintext buffer too small (%zu bytes needed)", tl);
 		goto out;
 	}
@@ -1580,13 +1578,13 @@ smk_token_derive(struct smk_token *t, const struct smk_item *it, const unsigned 
 
 	smk_error_clear(err);
 	if (t == NULL || it == NULL || out_len == NULL || (peer == NULL && peer_len > 0))
-		return fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "derive: NULL argument");
+		return smk_ks_fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "derive: NULL argument");
 	st = op_begin(t, it, &dctx, err);
 	if (st != SMK_KS_OK)
 		return st;
 	key = EVP_PKEY_CTX_get0_pkey(dctx);
 	if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC) {
-		st = fail(err, SMK_KS_UNSUPPORTED, SMK_ERR_INVALID, "ECDH needs an EC key");
+		st = smk_ks_fail(err, SMK_KS_UNSUPPORTED, SMK_ERR_INVALID, "ECDH needs an EC key");
 		goto out;
 	}
 	need = ((size_t)EVP_PKEY_get_bits(key) + 7) / 8;
@@ -1596,12 +1594,12 @@ smk_token_derive(struct smk_token *t, const struct smk_item *it, const unsigned 
 	}
 	if (*out_len < need) {
 		*out_len = need;
-		st = fail(err, SMK_KS_BUFFER_TOO_SMALL, SMK_ERR_INVALID,
+		st = smk_ks_fail(err, SMK_KS_BUFFER_TOO_SMALL, SMK_ERR_INVALID,
 			  "secret buffer too small (%zu bytes needed)", need);
 		goto out;
 	}
 	if (peer_len < 2 || peer_len > 2 * need + 1 || peer[0] == 0) {
-		st = fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "peer point of %zu bytes", peer_len);
+		st = smk_ks_fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "peer point of %zu bytes", peer_len);
 		goto out;
 	}
 	if (!EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),

@@ -138,21 +138,6 @@ static const char *const file_keys[] = { "path", "label", "max_failures", "kdf_i
 
 /* ---- small helpers ----------------------------------------------------------- */
 
-__attribute__((format(printf, 4, 5)))
-static enum smk_ks_status
-fail(struct smk_error *err, enum smk_ks_status st, enum smk_status code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL) {
-		err->code = code;
-		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-		va_end(ap);
-	}
-	return st;
-}
-
 __attribute__((format(printf, 3, 4)))
 static void
 logf_(struct ftok *ft, enum smk_log_level level, const char *fmt, ...)
@@ -279,11 +264,11 @@ write_atomic(const char *dir, const char *name, const void *data, size_t len, st
 
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name) >= sizeof(tmp) ||
 	    (size_t)snprintf(final, sizeof(final), "%s/%s", dir, name) >= sizeof(final))
-		return fail(err, SMK_KS_ERROR, SMK_ERR_IO, "%s/%s: path too long", dir, name);
+		return smk_ks_fail(err, SMK_KS_ERROR, SMK_ERR_IO, "%s/%s: path too long", dir, name);
 	/* mkostemp: O_CREAT|O_EXCL, mode 0600; fchmod undoes a strict umask */
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
-		return fail(err, SMK_KS_ERROR, SMK_ERR_IO, "%s: cannot create a file: %s", dir,
+		return smk_ks_fail(err, SMK_KS_ERROR, SMK_ERR_IO, "%s: cannot create a file: %s", dir,
 			    strerror(errno));
 	if (fchmod(fd, 0600) < 0)
 		goto fail;
@@ -316,7 +301,7 @@ fail:
 	if (fd >= 0)
 		close(fd);
 	unlink(tmp);
-	return fail(err, SMK_KS_ERROR, SMK_ERR_IO, "%s: cannot write: %s", final, strerror(e));
+	return smk_ks_fail(err, SMK_KS_ERROR, SMK_ERR_IO, "%s: cannot write: %s", final, strerror(e));
 }
 
 /* mkdir with mode 0700 whatever the umask; an existing directory is fine. */
@@ -327,13 +312,13 @@ make_dir(const char *path, struct smk_error *err)
 
 	if (mkdir(path, 0700) == 0) {
 		if (chmod(path, 0700) < 0)
-			return fail(err, SMK_KS_ERROR, SMK_ERR_IO, "%s: chmod: %s", path,
+			return smk_ks_fail(err, SMK_KS_ERROR, SMK_ERR_IO, "%s: chmod: %s", path,
 				    strerror(errno));
 		return SMK_KS_OK;
 	}
 	if (errno == EEXIST && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
 		return SMK_KS_OK;
-	return fail(err, SMK_KS_ERROR, SMK_ERR_IO, "%s: cannot create the directory: %s", path,
+	return smk_ks_fail(err, SMK_KS_ERROR, SMK_ERR_IO, "%s: cannot create the directory: %s", path,
 		    errno == EEXIST ? "not a directory" : strerror(errno));
 }
 
@@ -374,13 +359,13 @@ lock_token(struct ftok *ft, int op, bool *missing, struct smk_error *err)
 			*missing = true;
 			return -1;
 		}
-		fail(err, SMK_KS_ERROR, SMK_ERR_IO, "%s: %s", path, strerror(errno));
+		smk_ks_fail(err, SMK_KS_ERROR, SMK_ERR_IO, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	(void)fchmod(fd, 0600);
 	while (flock(fd, op) < 0) {
 		if (errno != EINTR) {
-			fail(err, SMK_KS_ERROR, SMK_ERR_IO, "%s: flock: %s", path, strerror(errno));
+			smk_ks_fail(err, SMK_KS_ERROR, SMK_ERR_IO, "%s: flock: %s", path, strerror(errno));
 			close(fd);
 			return -1;
 		}
@@ -454,7 +439,7 @@ conf_parse(char *text, const char *path, struct tconf *tc, struct smk_error *err
 			continue;
 		eq = strchr(l, '=');
 		if (eq == NULL)
-			return fail(err, SMK_KS_ERROR, SMK_ERR_IO,
+			return smk_ks_fail(err, SMK_KS_ERROR, SMK_ERR_IO,
 				    "%s: line %u: not 'key = value' (damaged file?)", path, line);
 		k = l;
 		end = eq;
@@ -474,7 +459,7 @@ conf_parse(char *text, const char *path, struct tconf *tc, struct smk_error *err
 
 			ok = smk_parse_uint(v, 1000, &ver);
 			if (ok && ver != FORMAT_VERSION)
-				return fail(err, SMK_KS_ERROR, SMK_ERR_IO,
+				return smk_ks_fail(err, SMK_KS_ERROR, SMK_ERR_IO,
 					    "%s: format version %u is not known here", path, ver);
 			have_version = ok;
 		} else if (strcmp(k, "label") == 0) {
@@ -507,17 +492,17 @@ conf_parse(char *text, const char *path, struct tconf *tc, struct smk_error *err
 				continue;
 		}
 		if (!ok)
-			return fail(err, SMK_KS_ERROR, SMK_ERR_IO, "%s: line %u: bad value for %s", path,
+			return smk_ks_fail(err, SMK_KS_ERROR, SMK_ERR_IO, "%s: line %u: bad value for %s", path,
 				    line, k);
 	}
 	if (!have_version || !have_serial || !have_gen || !have_kdf || !tc->so.set ||
 	    tc->so.salt_len == 0 || tc->so.iterations == 0)
-		return fail(err, SMK_KS_ERROR, SMK_ERR_IO,
+		return smk_ks_fail(err, SMK_KS_ERROR, SMK_ERR_IO,
 			    "%s: incomplete (no %s; damaged file?)", path,
 			    !have_version ? "version" : !have_serial ? "serial" : !have_gen ?
 			    "generation" : !have_kdf ? "kdf" : "SO PIN check");
 	if (tc->user.set && (tc->user.salt_len == 0 || tc->user.iterations == 0))
-		return fail(err, SMK_KS_ERROR, SMK_ERR_IO, "%s: incomplete user PIN record", path);
+		return smk_ks_fail(err, SMK_KS_ERROR, SMK_ERR_IO, "%s: incomplete user PIN record", path);
 	return SMK_KS_OK;
 }
 
@@ -537,7 +522,7 @@ conf_read(struct ftok *ft, struct tconf *tc, bool *missing, struct smk_error *er
 	if (text == NULL)
 		return SMK_KS_ERROR;
 	if (memchr(text, '\0', len) != NULL)
-		st = fail(err, SMK_KS_ERROR, SMK_ERR_IO, "%s: binary garbage (damaged file?)", path);
+		st = smk_ks_fail(err, SMK_KS_ERROR, SMK_ERR_IO, "%s: binary garbage (damaged file?)", path);
 	else
 		st = conf_parse(text, path, tc, err);
 	free(text);
@@ -553,7 +538,7 @@ conf_need(struct ftok *ft, struct tconf *tc, struct smk_error *err)
 
 	st = conf_read(ft, tc, &missing, err);
 	if (st == SMK_KS_OK && missing)
-		return fail(err, SMK_KS_ERROR, SMK_ERR_STATE,
+		return smk_ks_fail(err, SMK_KS_ERROR, SMK_ERR_STATE,
 			    "token %s: not initialised (%s/token.conf missing)", ft->name, ft->dir);
 	return st;
 }
@@ -671,10 +656,10 @@ pin_verify(struct ftok *ft, struct tconf *tc, enum smk_ks_user user, const char 
 	bool match = false;
 
 	if (!r->set)
-		return fail(err, SMK_KS_PIN_NOT_SET, SMK_ERR_STATE,
+		return smk_ks_fail(err, SMK_KS_PIN_NOT_SET, SMK_ERR_STATE,
 			    "token %s: the user PIN is not set yet", ft->name);
 	if (r->failures >= max_failures(ft, tc))
-		return fail(err, SMK_KS_PIN_LOCKED, SMK_ERR_STATE,
+		return smk_ks_fail(err, SMK_KS_PIN_LOCKED, SMK_ERR_STATE,
 			    "token %s: the %s PIN is locked after %u failed attempts", ft->name,
 			    user == SMK_KS_SO ? "SO" : "user", r->failures);
 	r->failures++;
@@ -686,7 +671,7 @@ pin_verify(struct ftok *ft, struct tconf *tc, enum smk_ks_user user, const char 
 		return st;
 	if (!match) {
 		OPENSSL_cleanse(k, SMK_PBES2_KEY_LEN);
-		return fail(err, SMK_KS_PIN_INCORRECT, SMK_ERR_STATE,
+		return smk_ks_fail(err, SMK_KS_PIN_INCORRECT, SMK_ERR_STATE,
 			    "token %s: %s PIN incorrect (%u of %u attempts used)", ft->name,
 			    user == SMK_KS_SO ? "SO" : "user", r->failures, max_failures(ft, tc));
 	}
@@ -736,7 +721,7 @@ list_dir(const char *dir, const char *suffix, bool exact_id, struct names *nm,
 	if (d == NULL) {
 		if (errno == ENOENT)
 			return SMK_KS_OK;
-		return fail(err, SMK_KS_ERROR, SMK_ERR_IO, "%s: %s", dir, strerror(errno));
+		return smk_ks_fail(err, SMK_KS_ERROR, SMK_ERR_IO, "%s: %s", dir, strerror(errno));
 	}
 	while ((de = readdir(d)) != NULL) {
 		size_t len = strlen(de->d_name);
@@ -752,7 +737,7 @@ list_dir(const char *dir, const char *suffix, bool exact_id, struct names *nm,
 				nm->v = grown;
 			closedir(d);
 			names_free(nm);
-			return fail(err, SMK_KS_ERROR, SMK_ERR_NOMEM, "%s: out of memory", dir);
+			return smk_ks_fail(err, SMK_KS_ERROR, SMK_ERR_NOMEM, "%s: out of memory", dir);
 		}
 		nm->v = grown;
 		nm->n++;
@@ -890,7 +875,7 @@ read_cert(const char *path, struct smk_error *err)
 
 	text = read_small(path, KEY_FILE_MAX, "certificate", &len, &missing, err);
 	if (missing)
-		fail(err, SMK_KS_ERROR, SMK_ERR_IO, "%s: vanished", path);
+		smk_ks_fail(err, SMK_KS_ERROR, SMK_ERR_IO, "%s: vanished", path);
 	if (text == NULL)
 		return NULL;
 	bio = BIO_new_mem_buf(text, (int)len);
@@ -954,7 +939,7 @@ cached_read(struct ftok *ft, const char *path, bool want_cert, EVP_PKEY **key, X
 			*missing = true;
 			return SMK_KS_OK;
 		}
-		return fail(err, SMK_KS_ERROR, SMK_ERR_IO, "%s: %s", path, strerror(errno));
+		return smk_ks_fail(err, SMK_KS_ERROR, SMK_ERR_IO, "%s: %s", path, strerror(errno));
 	}
 	c = cache_find(ft, path);
 	if (c != NULL && (want_cert ? c->cert != NULL : c->key != NULL) && c->dev == st.st_dev &&
@@ -962,7 +947,7 @@ cached_read(struct ftok *ft, const char *path, bool want_cert, EVP_PKEY **key, X
 	    c->mtime.tv_nsec == st.st_mtim.tv_nsec) {
 		c->seen = true;
 		if (want_cert ? !X509_up_ref(c->cert) : !EVP_PKEY_up_ref(c->key))
-			return fail(err, SMK_KS_ERROR, SMK_ERR_NOMEM, "%s: reference", path);
+			return smk_ks_fail(err, SMK_KS_ERROR, SMK_ERR_NOMEM, "%s: reference", path);
 		if (want_cert)
 			*cert = c->cert;
 		else
@@ -1014,7 +999,7 @@ id_hex_of(const EVP_PKEY *pub, char idhex[ID_HEX_LEN + 1], struct smk_error *err
 	size_t id_len;
 
 	if (smk_key_id(pub, id, &id_len) < 0 || id_len != SHA_DIGEST_LENGTH)
-		return fail(err, SMK_KS_UNSUPPORTED, SMK_ERR_INVALID, "only RSA and EC keys");
+		return smk_ks_fail(err, SMK_KS_UNSUPPORTED, SMK_ERR_INVALID, "only RSA and EC keys");
 	hex_encode(id, id_len, idhex);
 	return SMK_KS_OK;
 }
@@ -1044,7 +1029,7 @@ add_certs(struct ftok *ft, smk_backend_add_fn *add, void *ctx, struct smk_error 
 		if (label == NULL)
 			st = SMK_KS_ERROR;
 		else if (add(ctx, NULL, cert, label) < 0)
-			st = fail(err, SMK_KS_ERROR, SMK_ERR_NOMEM, "token %s: out of memory", ft->name);
+			st = smk_ks_fail(err, SMK_KS_ERROR, SMK_ERR_NOMEM, "token %s: out of memory", ft->name);
 		X509_free(cert);
 		free(label);
 	}
@@ -1074,7 +1059,7 @@ put_cert(struct ftok *ft, X509 *cert, const char *label, struct smk_error *err)
 		X509 *old;
 
 		if (n > 1000)
-			return fail(err, SMK_KS_ERROR, SMK_ERR_IO, "%s: too many certificates for one key",
+			return smk_ks_fail(err, SMK_KS_ERROR, SMK_ERR_IO, "%s: too many certificates for one key",
 				    dir);
 		if (n == 1)
 			snprintf(name, sizeof(name), "%s.pem", idhex);
@@ -1178,7 +1163,7 @@ get_key(struct ftok *ft, unsigned long gen, const char *name, const unsigned cha
 	join(path, dir, name);
 	text = read_small(path, KEY_FILE_MAX, "key file", &len, &missing, err);
 	if (missing)
-		fail(err, SMK_KS_ERROR, SMK_ERR_IO, "%s: vanished", path);
+		smk_ks_fail(err, SMK_KS_ERROR, SMK_ERR_IO, "%s: vanished", path);
 	if (text == NULL)
 		return NULL;
 	key = smk_pbes2_decrypt_pem(text, len, k, &pp, pin, pin_len, path, err);
@@ -1194,7 +1179,7 @@ list_keys(struct ftok *ft, unsigned long gen, struct names *nm, struct smk_error
 
 	keys_dir(dir, ft, gen);
 	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
-		return fail(err, SMK_KS_ERROR, SMK_ERR_IO, "%s: missing (damaged token?)", dir);
+		return smk_ks_fail(err, SMK_KS_ERROR, SMK_ERR_IO, "%s: missing (damaged token?)", dir);
 	return list_dir(dir, ".p8", true, nm, err);
 }
 
@@ -1412,7 +1397,7 @@ file_load_public(void *b, smk_backend_add_fn *add, void *ctx, struct smk_error *
 		if (label == NULL)
 			st = SMK_KS_ERROR;
 		else if (add(ctx, pub, NULL, label) < 0)
-			st = fail(err, SMK_KS_ERROR, SMK_ERR_NOMEM, "token %s: out of memory", ft->name);
+			st = smk_ks_fail(err, SMK_KS_ERROR, SMK_ERR_NOMEM, "token %s: out of memory", ft->name);
 		EVP_PKEY_free(pub);
 		free(label);
 	}
@@ -1433,7 +1418,7 @@ lock_need(struct ftok *ft, int *fd, struct smk_error *err)
 
 	*fd = lock_token(ft, LOCK_EX, &missing, err);
 	if (*fd < 0 && missing)
-		return fail(err, SMK_KS_ERROR, SMK_ERR_STATE,
+		return smk_ks_fail(err, SMK_KS_ERROR, SMK_ERR_STATE,
 			    "token %s: not initialised (%s missing)", ft->name, ft->dir);
 	return *fd < 0 ? SMK_KS_ERROR : SMK_KS_OK;
 }
@@ -1470,7 +1455,7 @@ file_unlock(void *b, enum smk_ks_user user, const char *pin, size_t pin_len,
 		if (key == NULL || label == NULL)
 			st = SMK_KS_ERROR;
 		else if (add(ctx, key, NULL, label) < 0)
-			st = fail(err, SMK_KS_ERROR, SMK_ERR_NOMEM, "token %s: out of memory", ft->name);
+			st = smk_ks_fail(err, SMK_KS_ERROR, SMK_ERR_NOMEM, "token %s: out of memory", ft->name);
 		EVP_PKEY_free(key);
 		free(label);
 	}
@@ -1510,11 +1495,11 @@ file_init_token(void *b, const char *so_pin, size_t so_pin_len, const char *labe
 	st = conf_read(ft, &tc, &missing, &e2);
 	if (other_generations(ft, 0, false)) {
 		if (st == SMK_KS_OK && !missing)
-			st = fail(err, SMK_KS_EXISTS, SMK_ERR_STATE,
+			st = smk_ks_fail(err, SMK_KS_EXISTS, SMK_ERR_STATE,
 				  "token %s: initialised already and holding keys (%s); they are "
 				  "never thrown away", ft->name, ft->dir);
 		else
-			st = fail(err, SMK_KS_EXISTS, SMK_ERR_STATE,
+			st = smk_ks_fail(err, SMK_KS_EXISTS, SMK_ERR_STATE,
 				  "token %s: %s holds key files but %s; not re-initialised", ft->name,
 				  ft->dir, st != SMK_KS_OK ? "its token.conf is unreadable" :
 				  "no token.conf");
@@ -1529,7 +1514,7 @@ file_init_token(void *b, const char *so_pin, size_t so_pin_len, const char *labe
 	snprintf(tc.label, sizeof(tc.label), "%s",
 		 label != NULL ? label : ft->label != NULL ? ft->label : ft->name);
 	if (RAND_bytes(serial, sizeof(serial)) != 1) {
-		st = fail(err, SMK_KS_ERROR, SMK_ERR_CRYPTO, "random serial");
+		st = smk_ks_fail(err, SMK_KS_ERROR, SMK_ERR_CRYPTO, "random serial");
 		goto done;
 	}
 	hex_encode(serial, sizeof(serial), tc.serial);
@@ -1584,7 +1569,7 @@ file_init_pin(void *b, const char *pin, size_t pin_len, struct smk_error *err)
 	if (st != SMK_KS_OK)
 		goto done;
 	if (!match) {
-		st = fail(err, SMK_KS_EXISTS, SMK_ERR_STATE,
+		st = smk_ks_fail(err, SMK_KS_EXISTS, SMK_ERR_STATE,
 			  "token %s: holds keys encrypted under the current user PIN; the SO cannot "
 			  "set another one (give the current PIN to unlock the user, or the user "
 			  "changes it)", ft->name);
@@ -1694,7 +1679,7 @@ file_store_key(void *b, EVP_PKEY *key, X509 *cert, const char *label, struct smk
 	int fd;
 
 	if (!ft->unlocked)
-		return fail(err, SMK_KS_NOT_LOGGED_IN, SMK_ERR_STATE,
+		return smk_ks_fail(err, SMK_KS_NOT_LOGGED_IN, SMK_ERR_STATE,
 			    "token %s: the user is not logged in", ft->name);
 	st = lock_need(ft, &fd, err);
 	if (st != SMK_KS_OK)
@@ -1704,7 +1689,7 @@ file_store_key(void *b, EVP_PKEY *key, X509 *cert, const char *label, struct smk
 	    (!tc.user.set || tc.user.salt_len != ft->kpin.salt_len ||
 	     memcmp(tc.user.salt, ft->kpin.salt, tc.user.salt_len) != 0 ||
 	     tc.user.iterations != ft->kpin.iterations))
-		st = fail(err, SMK_KS_NOT_LOGGED_IN, SMK_ERR_STATE,
+		st = smk_ks_fail(err, SMK_KS_NOT_LOGGED_IN, SMK_ERR_STATE,
 			  "token %s: the user PIN was changed meanwhile; log in again", ft->name);
 	if (st == SMK_KS_OK)
 		st = put_key(ft, tc.gen, key, label, ft->k, &ft->kpin, err);
