@@ -161,11 +161,28 @@ static const OSSL_ALGORITHM prov_keymgmt[] = {
 	{ NULL, NULL, NULL, NULL },
 };
 
-/* TODO(issue 6, P2): OSSL_OP_SIGNATURE (smk_prov_rsa_signature_functions,
- * smk_prov_ecdsa_signature_functions), OSSL_OP_ASYM_CIPHER
- * (smk_prov_rsa_asym_cipher_functions) and OSSL_OP_KEYEXCH
- * (smk_prov_ecdh_keyexch_functions) join query_operation once
- * provider/signature.c, asym-cipher.c and exchange.c are built. */
+/* The private-key operations (signature.c, asym-cipher.c, exchange.c):
+ * only for this provider's keys; OpenSSL fetches them for a key whose
+ * keymgmt is ours (same provider first). */
+static const OSSL_ALGORITHM prov_signature[] = {
+	{ "RSA:rsaEncryption:1.2.840.113549.1.1.1", SMK_PROV_PROPS,
+	  smk_prov_rsa_signature_functions, "RSA signature with a smimekit token key" },
+	{ "ECDSA", SMK_PROV_PROPS, smk_prov_ecdsa_signature_functions,
+	  "ECDSA with a smimekit token key" },
+	{ NULL, NULL, NULL, NULL },
+};
+
+static const OSSL_ALGORITHM prov_asym_cipher[] = {
+	{ "RSA:rsaEncryption:1.2.840.113549.1.1.1", SMK_PROV_PROPS,
+	  smk_prov_rsa_asym_cipher_functions, "RSA decryption with a smimekit token key" },
+	{ NULL, NULL, NULL, NULL },
+};
+
+static const OSSL_ALGORITHM prov_keyexch[] = {
+	{ "ECDH", SMK_PROV_PROPS, smk_prov_ecdh_keyexch_functions,
+	  "ECDH with a smimekit token key" },
+	{ NULL, NULL, NULL, NULL },
+};
 
 static const OSSL_ALGORITHM *
 prov_query_operation(void *provctx, int operation_id, int *no_cache)
@@ -177,6 +194,12 @@ prov_query_operation(void *provctx, int operation_id, int *no_cache)
 		return prov_store;
 	case OSSL_OP_KEYMGMT:
 		return prov_keymgmt;
+	case OSSL_OP_SIGNATURE:
+		return prov_signature;
+	case OSSL_OP_ASYM_CIPHER:
+		return prov_asym_cipher;
+	case OSSL_OP_KEYEXCH:
+		return prov_keyexch;
 	default:
 		return NULL;
 	}

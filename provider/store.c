@@ -71,7 +71,10 @@ struct store_ctx {
  * restricts what is meant must never be ignored silently. */
 static const char *const path_attrs[] = {
 	"token", "manufacturer", "model", "serial", "object", "id", "type",
-	"library-manufacturer", "library-description", "library-version", NULL,
+	"library-manufacturer", "library-description", "library-version",
+	/* query attributes in RFC 7512, accepted in the path too as by
+	 * other pkcs11: consumers */
+	"pin-value", "pin-source", NULL,
 };
 static const char *const query_attrs[] = {
 	"pin-value", "pin-source", "module-name", "module-path", NULL,
