@@ -39,7 +39,7 @@
 # terminal (setsid, stdin /dev/null: a PIN prompt fails at once instead of
 # waiting), output in $T/out and $T/err, exit status in PROV_STATUS.  It
 # fails the test on a crash: a status above 128 (a signal) or sanitizer
-# output.
+# output.  PROV_STDIN (default /dev/null) is its standard input.
 # prov_ok WHAT CMD ARGS...: prov_run, and fail naming WHAT unless status 0.
 # prov_fails WHAT CMD ARGS...: prov_run, and fail naming WHAT if status 0.
 # prov_err_names WHAT REGEX: the error output of the last prov_run names
@@ -157,12 +157,13 @@ _prov_crashed() {
 }
 
 PROV_STATUS=
+PROV_STDIN=/dev/null
 prov_run() {
 	local cmd=$1
 	shift
 	PROV_STATUS=0
 	setsid -w "${PROV_ENV[@]}" openssl "$cmd" "${PROV_ARGS[@]}" "$@" \
-		< /dev/null > "$T/out" 2> "$T/err" || PROV_STATUS=$?
+		< "$PROV_STDIN" > "$T/out" 2> "$T/err" || PROV_STATUS=$?
 	_prov_crashed "$PROV_STATUS"
 }
 
