@@ -281,7 +281,8 @@ login(struct store_ctx *ctx, struct smk_token *t, const struct smk_token_info *i
 				       info->label);
 			return false;
 		}
-		snprintf(info_str, sizeof(info_str), "PIN for smimekit token %s", info->label);
+		/* OpenSSL prompts "Enter pass phrase for <info>:" */
+		snprintf(info_str, sizeof(info_str), "smimekit token %s (PIN)", info->label);
 		pw_params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PASSPHRASE_PARAM_INFO,
 								info_str, 0);
 		pw_params[1] = OSSL_PARAM_construct_end();
@@ -356,9 +357,10 @@ resolve_token(struct store_ctx *ctx, struct smk_token *t, const struct smk_token
 	    p11_kit_uri_get_pin_value(ctx->uri) == NULL &&
 	    p11_kit_uri_get_pin_source(ctx->uri) == NULL)
 		want_private = false;
+	/* Public keys only when named (type=public); a caller expecting
+	 * private keys (storeutl -keys) would reject them. */
 	want_public = cls_attr != NULL && cls == CKO_PUBLIC_KEY &&
-		      (ctx->expect == 0 || ctx->expect == OSSL_STORE_INFO_PUBKEY ||
-		       ctx->expect == OSSL_STORE_INFO_PKEY);
+		      (ctx->expect == 0 || ctx->expect == OSSL_STORE_INFO_PUBKEY);
 
 	if (want_private && !login(ctx, t, info, pw_cb, pw_cbarg))
 		return false;
