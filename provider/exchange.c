@@ -10,8 +10,10 @@
  *
  * Note on the peer: OpenSSL 3.0 hands set_peer a key of the exchange's
  * own provider (EVP_PKEY_derive_set_peer exports the peer into our EC key
- * management), so the peer is a smk_prov_key whose item->pub holds the
- * public key.
+ * management; the CMS code builds the originator's key with
+ * EVP_PKEY_copy_parameters from ours, then sets its encoded point), so the
+ * peer is a smk_prov_key: a software public key (key->pub) or a token
+ * item's (key->item->pub).
  */
 #include "config.h"
 
@@ -128,17 +130,20 @@ set_peer(void *vctx, void *provkey)
 {
 	struct exctx *c = vctx;
 	struct smk_prov_key *peer = provkey;
+	EVP_PKEY *pub;
 	size_t len = 0;
 
 	if (c->key == NULL) {
 		smk_prov_error(c->prov, SMK_PROV_R_OPERATION, "key exchange not initialised");
 		return 0;
 	}
-	if (peer == NULL || peer->item == NULL || peer->type != SMK_KEY_EC) {
-		smk_prov_error(c->prov, SMK_PROV_R_KEY, "the peer key is not an EC key");
+	pub = peer == NULL ? NULL : peer->pub != NULL ? peer->pub :
+	      peer->item != NULL ? peer->item->pub : NULL;
+	if (pub == NULL || peer->type != SMK_KEY_EC) {
+		smk_prov_error(c->prov, SMK_PROV_R_KEY, "the peer key is not an EC public key");
 		return 0;
 	}
-	if (!EVP_PKEY_get_octet_string_param(peer->item->pub, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
+	if (!EVP_PKEY_get_octet_string_param(pub, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
 					     c->peer, sizeof(c->peer), &len) || len == 0) {
 		smk_prov_error(c->prov, SMK_PROV_R_KEY, "the peer key has no public point");
 		return 0;

@@ -41,6 +41,12 @@ struct smk_prov_key {
 	struct smk_token *token;	/* the token it lives on */
 	struct smk_item *item;		/* one reference held */
 	enum smk_key_type type;
+	/* A key not on a token (token and item NULL): a software public key
+	 * that keymgmt imported, e.g. an ECDH peer (OpenSSL 3.0 exports the
+	 * peer into the exchange's own key management); one reference held.
+	 * NULL for token keys.  Operations that need the private half refuse
+	 * such a key. */
+	EVP_PKEY *pub;
 };
 
 /* The key store, made on first use; NULL (with an error raised) if the
