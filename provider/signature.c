@@ -21,6 +21,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
+#include <openssl/asn1t.h>
 #include <openssl/params.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
@@ -431,9 +432,78 @@ digest_verify_final(void *vctx, const unsigned char *sig, size_t siglen)
 
 /* ---- parameters -------------------------------------------------------------- */
 
+/* The AlgorithmIdentifier of a digest inside PSS parameters: with NULL
+ * parameters, as OpenSSL's own RSA-PSS code writes it (the fetched
+ * digests carry "algid absent", which X509_ALGOR_set_md would follow). */
+static int
+set_md_algor(X509_ALGOR *a, const EVP_MD *md)
+{
+	return X509_ALGOR_set0(a, OBJ_nid2obj(EVP_MD_get_type(md)), V_ASN1_NULL, NULL);
+}
+
+/* An AlgorithmIdentifier for md, packed as the parameter of another. */
+static ASN1_STRING *
+pack_md_algor(const EVP_MD *md)
+{
+	X509_ALGOR *a = X509_ALGOR_new();
+	ASN1_STRING *s = NULL;
+
+	if (a == NULL)
+		return NULL;
+	if (set_md_algor(a, md))
+		s = ASN1_item_pack(a, ASN1_ITEM_rptr(X509_ALGOR), NULL);
+	X509_ALGOR_free(a);
+	return s;
+}
+
+/* RSASSA-PSS with its parameters (RFC 4055 3.1): fields equal to the
+ * defaults (SHA-1, MGF1 with SHA-1, salt 20) are left out, as DER wants. */
+static int
+pss_algorithm_id(const struct sigctx *c, unsigned char **der)
+{
+	const EVP_MD *mgf1 = c->mgf1 != NULL ? c->mgf1 : c->md;
+	RSA_PSS_PARAMS *pss = RSA_PSS_PARAMS_new();
+	ASN1_STRING *packed = NULL, *mgf1_param = NULL;
+	X509_ALGOR *alg = NULL;
+	int salt = effective_salt(c, OP_SIGN), len = 0;
+
+	if (pss == NULL || salt < 0)
+		goto out;
+	if (EVP_MD_get_type(c->md) != NID_sha1) {
+		if ((pss->hashAlgorithm = X509_ALGOR_new()) == NULL ||
+		    !set_md_algor(pss->hashAlgorithm, c->md))
+			goto out;
+	}
+	if (EVP_MD_get_type(mgf1) != NID_sha1) {
+		if ((mgf1_param = pack_md_algor(mgf1)) == NULL ||
+		    (pss->maskGenAlgorithm = X509_ALGOR_new()) == NULL ||
+		    !X509_ALGOR_set0(pss->maskGenAlgorithm, OBJ_nid2obj(NID_mgf1), V_ASN1_SEQUENCE,
+				     mgf1_param))
+			goto out;
+		mgf1_param = NULL;	/* owned by the algorithm now */
+	}
+	if (salt != 20) {
+		if ((pss->saltLength = ASN1_INTEGER_new()) == NULL ||
+		    !ASN1_INTEGER_set(pss->saltLength, salt))
+			goto out;
+	}
+	if ((packed = ASN1_item_pack(pss, ASN1_ITEM_rptr(RSA_PSS_PARAMS), NULL)) == NULL ||
+	    (alg = X509_ALGOR_new()) == NULL ||
+	    !X509_ALGOR_set0(alg, OBJ_nid2obj(NID_rsassaPss), V_ASN1_SEQUENCE, packed))
+		goto out;
+	packed = NULL;
+	len = i2d_X509_ALGOR(alg, der);
+out:
+	ASN1_STRING_free(mgf1_param);
+	ASN1_STRING_free(packed);
+	RSA_PSS_PARAMS_free(pss);
+	X509_ALGOR_free(alg);
+	return len > 0 ? len : 0;
+}
+
 /* The DER AlgorithmIdentifier of the signature (X.509 and CMS code of
- * OpenSSL 3.0 asks for it when the key has no legacy method): PKCS#1 v1.5
- * and ECDSA with a digest; none for PSS (its parameters vary). */
+ * OpenSSL 3.0 asks for it when the key has no legacy method): PKCS#1 v1.5,
+ * PSS and ECDSA with a digest. */
 static int
 algorithm_id(const struct sigctx *c, unsigned char **der)
 {
@@ -441,7 +511,11 @@ algorithm_id(const struct sigctx *c, unsigned char **der)
 	int sig_nid, len = 0;
 
 	*der = NULL;
-	if (c->md == NULL || (c->want == SMK_KEY_RSA && c->pad != RSA_PKCS1_PADDING))
+	if (c->md == NULL)
+		return 0;
+	if (c->want == SMK_KEY_RSA && c->pad == RSA_PKCS1_PSS_PADDING)
+		return pss_algorithm_id(c, der);
+	if (c->want == SMK_KEY_RSA && c->pad != RSA_PKCS1_PADDING)
 		return 0;
 	if (!OBJ_find_sigid_by_algs(&sig_nid, EVP_MD_get_type(c->md),
 				    c->want == SMK_KEY_RSA ? NID_rsaEncryption :
