@@ -87,6 +87,27 @@ for k in rsa ec; do
 done
 ok "openssl pkey -in 'pkcs11:...;type=private' -pubout: the certificates' public keys (RSA, EC)"
 
+# The activation snippet (doc/openssl/smimekit.cnf) as OPENSSL_CONF, with
+# module = the built provider: no -provider options needed.
+sed -e "s|^# module = .*|module = $PROV_SO|" "$SMK_TEST_SRCDIR/../doc/openssl/smimekit.cnf" \
+	> "$T/openssl.cnf"
+grep -q "^module = $PROV_SO\$" "$T/openssl.cnf" || fail "smimekit.cnf: no '# module =' line to set"
+OPENSSL_CONF=$T/openssl.cnf "${PROV_ENV[@]}" openssl storeutl -certs "$tok" > "$T/out" 2> "$T/err" ||
+	{ cat "$T/err" >&2; fail "storeutl with smimekit.cnf"; }
+found 2 "storeutl -certs with smimekit.cnf"
+OPENSSL_CONF=$T/openssl.cnf "${PROV_ENV[@]}" openssl pkey -in "$tok;type=private;object=alice-rsa?$pv" \
+	-pubout > "$T/out" 2> "$T/err" || { cat "$T/err" >&2; fail "pkey with smimekit.cnf"; }
+same "$d/rsa.pub" "$T/out" "openssl pkey -pubout with smimekit.cnf"
+# Signing there needs smimekit activated before default (OpenSSL 3.0
+# would hand default the key's public half only).
+printf 'signed through smimekit.cnf\n' | openssl dgst -sha256 -binary > "$T/hash"
+OPENSSL_CONF=$T/openssl.cnf "${PROV_ENV[@]}" openssl pkeyutl -sign \
+	-inkey "$tok;type=private;object=alice-rsa?$pv" -in "$T/hash" -out "$T/sig" 2> "$T/err" ||
+	{ cat "$T/err" >&2; fail "pkeyutl -sign with smimekit.cnf"; }
+openssl pkeyutl -verify -pubin -inkey "$d/rsa.pub" -in "$T/hash" -sigfile "$T/sig" > /dev/null ||
+	fail "pkeyutl -sign with smimekit.cnf: the signature does not verify"
+ok "doc/openssl/smimekit.cnf activates the provider (storeutl, pkey, pkeyutl -sign without -provider)"
+
 # ---- errors naming the cause
 prov_fails "unknown path attribute" storeutl "$tok;colour=blue"
 prov_err_names "unknown path attribute" "unsupported path attribute 'colour'"
