@@ -35,6 +35,7 @@
 #include <p11-kit/pkcs11.h>
 #include <p11-kit/uri.h>
 
+#include "smk-config.h"
 #include "smk-file.h"
 #include "smk-prov.h"
 
@@ -414,6 +415,12 @@ resolve(struct store_ctx *ctx, OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
 		tokens++;
 		if (!resolve_token(ctx, t, &info, pw_cb, pw_cbarg))
 			return false;
+	}
+	if (count == 0) {
+		smk_prov_error(ctx->prov, SMK_PROV_R_CONFIG,
+			       "no smimekit token is configured (no [token NAME] in %s)",
+			       smk_config_default_path());
+		return false;
 	}
 	if (tokens == 0) {
 		smk_prov_error(ctx->prov, SMK_PROV_R_URI,
