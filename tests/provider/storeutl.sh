@@ -6,8 +6,10 @@
 # pin-source or openssl's passphrase callback), one object by label or
 # id, public keys; the public half of a token key, exported by the
 # provider, equals the certificate's key.  A URI with an unknown
-# attribute, one naming nothing, and a wrong, missing or locked PIN are
-# errors that name the cause (and never show the PIN).
+# attribute, one naming nothing, a wrong, missing or locked PIN and a
+# directory token whose server is down are errors that name the cause
+# (and never show the PIN).  doc/openssl/smimekit.cnf, used as
+# OPENSSL_CONF, activates the provider.
 . "${SMK_TEST_SRCDIR:?}/lib.sh"
 . "$SMK_TEST_SRCDIR/provider/provlib.sh"
 need openssl setsid
@@ -138,6 +140,24 @@ lacks "$T/errq" "wrong-pin-1" "wrong PIN: the PIN in an error message"
 prov_fails "wrong PIN file" storeutl -keys "$tok?pin-source=file:$d/missing-pin"
 prov_err_names "wrong PIN file" "pin-source: .*missing-pin"
 ok "a wrong PIN, an unreadable pin-source: errors naming the cause (not the PIN)"
+
+# A directory token whose server cannot be reached (nothing listens on
+# port 9): naming it is an error saying so, the file token still works,
+# and a URI naming every token fails rather than listing only some.
+{
+	cat "$d/smimekit.conf"
+	printf '\n[directory]\nuri = ldap://127.0.0.1:9\nbase = dc=example,dc=org\n'
+	printf 'timeout = 2\nnetwork_timeout = 2\n\n[token cloud]\ntype = directory\n'
+	printf 'address = alice@example.org\n'
+} > "$T/dir.conf"
+export XDG_STATE_HOME=$T/state
+SMIMEKIT_CONF=$T/dir.conf prov_fails "directory down" storeutl -certs "pkcs11:token=alice@example.org"
+prov_err_names "directory down" "directory unavailable.*ldap://127.0.0.1:9"
+SMIMEKIT_CONF=$T/dir.conf prov_fails "directory down, all tokens" storeutl -certs "pkcs11:"
+prov_err_names "directory down, all tokens" "directory unavailable"
+SMIMEKIT_CONF=$T/dir.conf prov_ok "directory down, file token" storeutl -certs "$tok"
+found 2 "the file token beside a directory token that is down"
+ok "a directory token that is down: error naming it (also for pkcs11: naming all tokens); the file token still listed"
 
 # max_failures = 3: one failure above, two more lock the PIN.
 prov_fails "wrong PIN 2" storeutl -keys "$tok?pin-value=wrong-pin-2"
