@@ -161,25 +161,30 @@ static const OSSL_ALGORITHM prov_keymgmt[] = {
 	{ NULL, NULL, NULL, NULL },
 };
 
-/* The private-key operations (signature.c, asym-cipher.c, exchange.c):
- * only for this provider's keys; OpenSSL fetches them for a key whose
- * keymgmt is ours (same provider first). */
+/* The private-key operations (signature.c, asym-cipher.c, exchange.c),
+ * under names of their own.  keymgmt.c's query_operation_name gives
+ * these names for token keys, so OpenSSL fetches them for token keys
+ * only: a software key asks for "RSA"/"ECDSA"/"ECDH", which only the
+ * default provider offers.  Under the standard names OpenSSL 3.0 would
+ * take whichever provider was activated first for every key: with
+ * smimekit first, software keys were exported here; with default first,
+ * a token key's public half was exported there ("missing private key"). */
 static const OSSL_ALGORITHM prov_signature[] = {
-	{ "RSA:rsaEncryption:1.2.840.113549.1.1.1", SMK_PROV_PROPS,
-	  smk_prov_rsa_signature_functions, "RSA signature with a smimekit token key" },
-	{ "ECDSA", SMK_PROV_PROPS, smk_prov_ecdsa_signature_functions,
+	{ "SMIMEKIT-RSA", SMK_PROV_PROPS, smk_prov_rsa_signature_functions,
+	  "RSA signature with a smimekit token key" },
+	{ "SMIMEKIT-ECDSA", SMK_PROV_PROPS, smk_prov_ecdsa_signature_functions,
 	  "ECDSA with a smimekit token key" },
 	{ NULL, NULL, NULL, NULL },
 };
 
 static const OSSL_ALGORITHM prov_asym_cipher[] = {
-	{ "RSA:rsaEncryption:1.2.840.113549.1.1.1", SMK_PROV_PROPS,
-	  smk_prov_rsa_asym_cipher_functions, "RSA decryption with a smimekit token key" },
+	{ "SMIMEKIT-RSA", SMK_PROV_PROPS, smk_prov_rsa_asym_cipher_functions,
+	  "RSA decryption with a smimekit token key" },
 	{ NULL, NULL, NULL, NULL },
 };
 
 static const OSSL_ALGORITHM prov_keyexch[] = {
-	{ "ECDH", SMK_PROV_PROPS, smk_prov_ecdh_keyexch_functions,
+	{ "SMIMEKIT-ECDH", SMK_PROV_PROPS, smk_prov_ecdh_keyexch_functions,
 	  "ECDH with a smimekit token key" },
 	{ NULL, NULL, NULL, NULL },
 };
