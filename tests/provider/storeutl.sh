@@ -100,8 +100,7 @@ found 2 "storeutl -certs with smimekit.cnf"
 OPENSSL_CONF=$T/openssl.cnf "${PROV_ENV[@]}" openssl pkey -in "$tok;type=private;object=alice-rsa?$pv" \
 	-pubout > "$T/out" 2> "$T/err" || { cat "$T/err" >&2; fail "pkey with smimekit.cnf"; }
 same "$d/rsa.pub" "$T/out" "openssl pkey -pubout with smimekit.cnf"
-# Signing there needs smimekit activated before default (OpenSSL 3.0
-# would hand default the key's public half only).
+# Signing there: the token key's operation runs in smimekit.
 printf 'signed through smimekit.cnf\n' | openssl dgst -sha256 -binary > "$T/hash"
 OPENSSL_CONF=$T/openssl.cnf "${PROV_ENV[@]}" openssl pkeyutl -sign \
 	-inkey "$tok;type=private;object=alice-rsa?$pv" -in "$T/hash" -out "$T/sig" 2> "$T/err" ||
@@ -109,6 +108,18 @@ OPENSSL_CONF=$T/openssl.cnf "${PROV_ENV[@]}" openssl pkeyutl -sign \
 openssl pkeyutl -verify -pubin -inkey "$d/rsa.pub" -in "$T/hash" -sigfile "$T/sig" > /dev/null ||
 	fail "pkeyutl -sign with smimekit.cnf: the signature does not verify"
 ok "doc/openssl/smimekit.cnf activates the provider (storeutl, pkey, pkeyutl -sign without -provider)"
+
+# Either activation order: token keys sign in smimekit, file keys in default.
+for k in rsa ec; do
+	for key in "$tok;type=private;object=alice-$k?$pv" "$C/alice-$k.key"; do
+		"${PROV_ENV[@]}" openssl pkeyutl -provider-path "$SMK_PROVIDER_DIR" -provider default \
+			-provider smimekit -sign -inkey "$key" -in "$T/hash" -out "$T/sig" 2> "$T/err" ||
+			{ cat "$T/err" >&2; fail "pkeyutl -sign, default first ($key)"; }
+		openssl pkeyutl -verify -pubin -inkey "$d/$k.pub" -in "$T/hash" -sigfile "$T/sig" \
+			> /dev/null || fail "pkeyutl -sign, default first ($key): does not verify"
+	done
+done
+ok "-provider default -provider smimekit: token and file keys (RSA, EC) both sign"
 
 # ---- errors naming the cause
 prov_fails "unknown path attribute" storeutl "$tok;colour=blue"
