@@ -42,6 +42,7 @@
 static char dir[PATH_MAX];
 static EVP_PKEY *tok_rsa, *tok_ec;	/* the token keys (smimekit provider) */
 static EVP_PKEY *sw_rsa, *sw_ec;	/* the same keys from PEM (default provider) */
+static OSSL_PROVIDER *p_smk, *p_default;
 
 static void
 die(const char *what)
@@ -178,7 +179,8 @@ setup_once(void)
 	 * as its (exportable) public half, and signing would fail.  See
 	 * provider/keymgmt.c. */
 	if (!OSSL_PROVIDER_set_default_search_path(NULL, pdir) ||
-	    OSSL_PROVIDER_load(NULL, "smimekit") == NULL || OSSL_PROVIDER_load(NULL, "default") == NULL)
+	    (p_smk = OSSL_PROVIDER_load(NULL, "smimekit")) == NULL ||
+	    (p_default = OSSL_PROVIDER_load(NULL, "default")) == NULL)
 		die("loading the providers");
 	make_token();
 	ERR_clear_error();
@@ -530,6 +532,8 @@ main(void)
 	EVP_PKEY_free(tok_ec);
 	EVP_PKEY_free(sw_rsa);
 	EVP_PKEY_free(sw_ec);
+	OSSL_PROVIDER_unload(p_smk);
+	OSSL_PROVIDER_unload(p_default);
 	{
 		char cmd[PATH_MAX + 16];
 
