@@ -172,18 +172,14 @@ setup_once(void)
 
 	if (pdir == NULL || getenv("SMK_TEST_CERTS") == NULL)
 		die("run through make check (SMK_PROVIDER_DIR, SMK_TEST_CERTS)");
-	/* The providers first, as the openssl command loads them: OpenSSL 3.0
-	 * fills its table of, say, signature implementations on first use,
-	 * and among equal candidates the first one in it wins; with the
-	 * default provider's RSA signature first, the key would be moved there
-	 * as its (exportable) public half, and signing would fail.  See
-	 * provider/keymgmt.c. */
+	/* The token is made before the provider is loaded, so OpenSSL has
+	 * fetched the default provider's signatures already: the token keys
+	 * must still go to the provider (its own operation names). */
+	make_token();
 	if (!OSSL_PROVIDER_set_default_search_path(NULL, pdir) ||
 	    (p_smk = OSSL_PROVIDER_load(NULL, "smimekit")) == NULL ||
 	    (p_default = OSSL_PROVIDER_load(NULL, "default")) == NULL)
 		die("loading the providers");
-	make_token();
-	ERR_clear_error();
 	tok_rsa = load_uri("pkcs11:token=alice;object=alice-rsa;type=private?pin-value=" USER_PIN);
 	tok_ec = load_uri("pkcs11:token=alice;object=alice-ec;type=private?pin-value=" USER_PIN);
 	sw_rsa = read_pem_key("alice-rsa.key");
