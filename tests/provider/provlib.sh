@@ -62,9 +62,12 @@ _prov_asan() {
 	asan=$(ldd "$PROV_SO" 2>/dev/null | awk '/libasan/ { print $3; exit }')
 	[ -n "$asan" ] || return 0
 	PROV_ASAN=$asan
-	# Leaks are reported (the provider must free what it takes); the
-	# openssl command itself frees everything at exit.
-	PROV_ENV=(env "LD_PRELOAD=$asan" "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}abort_on_error=0")
+	# Leaks are reported (the provider must free what it takes; the
+	# openssl command itself frees everything at exit).  The provider is
+	# preloaded too, so that OpenSSL's dlclose at exit does not unmap it:
+	# what libldap and the provider's libraries keep in their globals
+	# would otherwise show as leaks from "<unknown module>".
+	PROV_ENV=(env "LD_PRELOAD=$asan:$PROV_SO" "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}abort_on_error=0")
 }
 
 # _prov_id PUBKEY-PEM: the id the key store gives a key (SHA-1 of modulus

@@ -9,7 +9,8 @@
 # with RSA-PSS and ECDSA, TLS 1.2 with RSA PKCS#1 v1.5), the server
 # verifying the client certificate against the test CA: alice's S/MIME
 # certificates, and a TLS client certificate the CA issues for a CSR the
-# token key made.  A certificate that is not the key's is refused.
+# token key made.  A certificate that is not the key's is refused.  (TLS
+# 1.2 with smimekit activated first: tests/provider/tls-groups.sh.)
 . "${SMK_TEST_SRCDIR:?}/lib.sh"
 . "$SMK_TEST_SRCDIR/provider/provlib.sh"
 need openssl setsid timeout
@@ -135,16 +136,34 @@ tls() {
 	lacks "$T/srv.err" 'verify error' "$what: server-side verification"
 }
 
+# The client with both activation orders.  With smimekit first, OpenSSL
+# 3.0's TLS code finds smimekit's EC key management for the NIST curves
+# and leaves them out of the ClientHello (only X25519/X448): TLS 1.3
+# still works, TLS 1.2 against this P-256 server does not (no shared
+# cipher).  tests/provider/tls-groups.sh asserts that case.
+smk_first=("${PROV_ARGS[@]}")
+default_first=(-provider-path "$SMK_PROVIDER_DIR" -provider default -provider smimekit)
+[ -z "$PROV_STANDIN" ] || default_first=()
+
 # alice's S/MIME certificates: the server checks them as S/MIME signing
 # certificates (they have no clientAuth usage)
-tls "RSA, TLS 1.3" "$C/alice-rsa.pem" "$key_rsa" RSA-PSS -purpose smimesign -- -tls1_3
-has_line "$T/out" 'Protocol *: TLSv1\.3|New, TLSv1\.3' "TLS 1.3"
-tls "RSA PKCS#1, TLS 1.2" "$C/alice-rsa.pem" "$key_rsa" RSA -purpose smimesign \
+for order in smimekit-first default-first; do
+	if [ "$order" = default-first ]; then
+		PROV_ARGS=("${default_first[@]}")
+	else
+		PROV_ARGS=("${smk_first[@]}")
+	fi
+	tls "RSA, TLS 1.3, $order" "$C/alice-rsa.pem" "$key_rsa" RSA-PSS -purpose smimesign -- -tls1_3
+	has_line "$T/out" 'Protocol *: TLSv1\.3|New, TLSv1\.3' "TLS 1.3"
+	tls "EC, TLS 1.3, $order" "$C/alice-ec.pem" "$key_ec" ECDSA -purpose smimesign -- -tls1_3
+done
+PROV_ARGS=("${default_first[@]}")
+tls "RSA PKCS#1, TLS 1.2, default first" "$C/alice-rsa.pem" "$key_rsa" RSA -purpose smimesign \
 	-client_sigalgs RSA+SHA256 -- -tls1_2
 has_line "$T/out" 'Protocol *: TLSv1\.2|New, TLSv1\.2' "TLS 1.2"
-tls "EC, TLS 1.3" "$C/alice-ec.pem" "$key_ec" ECDSA -purpose smimesign -- -tls1_3
-tls "EC, TLS 1.2" "$C/alice-ec.pem" "$key_ec" ECDSA -purpose smimesign -- -tls1_2
-ok "s_client -key pkcs11: authenticates with alice's RSA and EC keys (TLS 1.3 RSA-PSS/ECDSA, TLS 1.2 PKCS#1/ECDSA); s_server verifies her certificate"
+tls "EC, TLS 1.2, default first" "$C/alice-ec.pem" "$key_ec" ECDSA -purpose smimesign -- -tls1_2
+PROV_ARGS=("${smk_first[@]}")
+ok "s_client -key pkcs11: authenticates with alice's RSA and EC keys (TLS 1.3 RSA-PSS/ECDSA either activation order; TLS 1.2 PKCS#1/ECDSA with default first); s_server verifies her certificate"
 
 tls "TLS client certificate for the token's CSR" "$T/client-rsa.pem" "$key_rsa" RSA-PSS -- -tls1_3
 ok "a TLS client certificate issued for the token key's CSR works as is (purpose sslclient verified)"
