@@ -184,6 +184,8 @@ cmd_bench() {
 	build/bench/envelope --smimekit build/tools/smimekit "$@"
 	say "bench/ldap-lookup"
 	bench/ldap-lookup.sh build
+	say "bench/provider"
+	bench/provider.sh build
 	if [ "$(id -u)" = 0 ]; then
 		say "bench/delivery"
 		bench/delivery.sh build
