@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,15 +140,47 @@ smk_ldap_new_as(const struct smk_ldap_settings *s, const char *dn, const char *p
 	return ldap_new(s, dn, password, err);
 }
 
+/* In a fork's child the connection's socket is the parent's too (one
+ * socket, two descriptors): the child must neither unbind nor close TLS on
+ * it.  ldap_destroy sends no unbind, but it still closes each sockbuf
+ * layer, and libldap's TLS layer says goodbye on close (tls_g.c:
+ * gnutls_bye(GNUTLS_SHUT_WR); tls_o.c: SSL_shutdown): a close_notify
+ * alert under the parent's TLS session, after which the server ends the
+ * parent's connection.  So the child's descriptor is first pointed at
+ * /dev/null (dup2 replaces it at once, no other thread can get the number
+ * meanwhile): whatever the teardown writes goes there, and the close that
+ * follows closes only the child's descriptor.  shutdown() must not be
+ * used: it would act on the socket the parent still holds. */
+static bool
+detach_parent_socket(LDAP *ld)
+{
+	int fd = -1, null;
+	bool ok;
+
+	if (ldap_get_option(ld, LDAP_OPT_DESC, &fd) != LDAP_OPT_SUCCESS || fd < 0)
+		return true;	/* no socket (never connected): nothing to say */
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null < 0)
+		return false;
+	ok = dup2(null, fd) >= 0;
+	close(null);
+	return ok;
+}
+
 static void
 conn_close(struct smk_ldap *l)
 {
 	if (l->ld == NULL)
 		return;
-	if (l->pid == getpid())
+	if (l->pid == getpid()) {
 		ldap_unbind_ext_s(l->ld, NULL, NULL);
-	else
-		ldap_destroy(l->ld);	/* the parent's socket: say nothing on it */
+	} else {
+		/* no unbind: the socket is the parent's; if it cannot be
+		 * detached the handle is left unfreed rather than risk a
+		 * TLS close on it */
+		if (detach_parent_socket(l->ld))
+			ldap_destroy(l->ld);
+	}
 	l->ld = NULL;
 }
 

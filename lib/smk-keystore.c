@@ -19,6 +19,22 @@
  * so signing from several threads scales instead of queueing on the token,
  * and a logout meanwhile only drops the store's reference (the key is
  * freed when the running operation ends).
+ *
+ * Fork.  Every key store is on a list, and fork handlers (pthread_atfork,
+ * registered once) make the locks fork-safe: before fork() the forking
+ * thread takes the list's lock and every token's mutex and key lock (so
+ * no other thread is half-way through changing a token, and fork waits
+ * for a token operation running elsewhere, a directory round trip at
+ * most); the parent releases them afterwards and the child makes them
+ * anew (its only thread is the forking one; glibc's rwlock remembers the
+ * writer by thread id, which the child does not share, so unlocking it
+ * there is not reliable).  The child thus has the parent's key store as
+ * it was: logged-in tokens with their keys in memory.  A directory
+ * token's connection is the parent's socket: smk-ldap-conn.c notices the
+ * new pid and opens a connection of its own when the child next needs the
+ * directory.  glibc drops a shared object's fork handlers when it is
+ * unloaded (pthread_atfork is bound to the object's __dso_handle), so a
+ * dlclose()d provider or PKCS#11 module leaves none behind.
  */
 #include "config.h"
 
@@ -112,7 +128,97 @@ struct smk_keystore {
 	size_t count;
 	smk_log_fn *log;
 	void *log_ctx;
+	/* on all_stores (the fork handlers' list) once made */
+	struct smk_keystore *next, *prev;
+	bool listed;
 };
+
+/* ---- fork ------------------------------------------------------------------- */
+
+/* Every key store of the process, for the fork handlers.  Lock order:
+ * all_lock, then each token's mu, then its keys_lock (the order every
+ * other path takes mu and keys_lock in; none takes all_lock while holding
+ * a token lock). */
+static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct smk_keystore *all_stores;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void
+fork_prepare(void)
+{
+	pthread_mutex_lock(&all_lock);
+	for (struct smk_keystore *ks = all_stores; ks != NULL; ks = ks->next) {
+		for (size_t i = 0; i < ks->count; i++) {
+			pthread_mutex_lock(&ks->tokens[i]->mu);
+			pthread_rwlock_wrlock(&ks->tokens[i]->keys_lock);
+		}
+	}
+}
+
+static void
+fork_parent(void)
+{
+	for (struct smk_keystore *ks = all_stores; ks != NULL; ks = ks->next) {
+		for (size_t i = ks->count; i-- > 0;) {
+			pthread_rwlock_unlock(&ks->tokens[i]->keys_lock);
+			pthread_mutex_unlock(&ks->tokens[i]->mu);
+		}
+	}
+	pthread_mutex_unlock(&all_lock);
+}
+
+/* The child: every lock was taken by this thread in fork_prepare and no
+ * other thread exists, so the state they guard is whole; the locks are
+ * made anew rather than unlocked (see the header of this file). */
+static void
+fork_child(void)
+{
+	for (struct smk_keystore *ks = all_stores; ks != NULL; ks = ks->next) {
+		for (size_t i = 0; i < ks->count; i++) {
+			pthread_rwlock_init(&ks->tokens[i]->keys_lock, NULL);
+			pthread_mutex_init(&ks->tokens[i]->mu, NULL);
+		}
+	}
+	pthread_mutex_init(&all_lock, NULL);
+}
+
+static void
+atfork_register(void)
+{
+	/* Without the handlers (out of memory) a fork's child may find a lock
+	 * held for good; nothing else changes.  There is no error to give. */
+	(void)pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+static void
+store_list(struct smk_keystore *ks)
+{
+	pthread_once(&atfork_once, atfork_register);
+	pthread_mutex_lock(&all_lock);
+	ks->prev = NULL;
+	ks->next = all_stores;
+	if (all_stores != NULL)
+		all_stores->prev = ks;
+	all_stores = ks;
+	ks->listed = true;
+	pthread_mutex_unlock(&all_lock);
+}
+
+static void
+store_unlist(struct smk_keystore *ks)
+{
+	if (!ks->listed)
+		return;
+	pthread_mutex_lock(&all_lock);
+	if (ks->prev != NULL)
+		ks->prev->next = ks->next;
+	else
+		all_stores = ks->next;
+	if (ks->next != NULL)
+		ks->next->prev = ks->prev;
+	ks->listed = false;
+	pthread_mutex_unlock(&all_lock);
+}
 
 const char *
 smk_ks_status_str(enum smk_ks_status st)
@@ -268,6 +374,8 @@ smk_keystore_new(const struct smk_config *cfg, const struct smk_token_backend *c
 		if (t->b == NULL)
 			goto fail;
 	}
+	/* listed only when whole: the fork handlers lock every token */
+	store_list(ks);
 	return ks;
 
 nomem:
@@ -332,6 +440,7 @@ smk_keystore_free(struct smk_keystore *ks)
 {
 	if (ks == NULL)
 		return;
+	store_unlist(ks);
 	for (size_t i = 0; i < ks->count; i++)
 		token_free(ks->tokens[i]);
 	free(ks->tokens);

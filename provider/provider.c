@@ -37,6 +37,25 @@ static const struct smk_token_backend *const prov_backends[] = {
  * library context that loads us) and this runs once per context. */
 static pthread_mutex_t ks_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* fork(): the key store's own handlers (lib/smk-keystore.c) make its locks
+ * fork-safe and the child keeps using the parent's key store.  ks_lock is
+ * only held around making it: a child whose parent was making the key
+ * store in another thread finds prov->ks still NULL (it is set once made)
+ * and makes its own, so the lock is simply made anew there. */
+static void
+ks_lock_child(void)
+{
+	pthread_mutex_init(&ks_lock, NULL);
+}
+
+static pthread_once_t ks_atfork_once = PTHREAD_ONCE_INIT;
+
+static void
+ks_atfork(void)
+{
+	(void)pthread_atfork(NULL, NULL, ks_lock_child);
+}
+
 static bool
 debug_on(void)
 {
@@ -306,6 +325,7 @@ OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
 	if (prov == NULL)
 		return 0;
 	prov->handle = handle;
+	pthread_once(&ks_atfork_once, ks_atfork);
 	for (; in != NULL && in->function_id != 0; in++) {
 		switch (in->function_id) {
 		case OSSL_FUNC_CORE_NEW_ERROR:

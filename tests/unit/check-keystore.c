@@ -1256,6 +1256,121 @@ START_TEST(threads)
 }
 END_TEST
 
+/* ---- fork ------------------------------------------------------------------------------ */
+
+/* A thread of the parent that holds the token's lock most of the time
+ * (smk_token_info reads the token's metadata under it, without OpenSSL,
+ * whose own locks are not fork-safe in 3.0 and would blur what is tested). */
+struct holder {
+	volatile bool stop;
+	unsigned rounds, failed;
+};
+
+static void *
+info_loop(void *arg)
+{
+	struct holder *h = arg;
+
+	while (!h->stop) {
+		struct smk_token_info ti;
+		struct smk_error err;
+
+		if (smk_token_info(tok, &ti, &err) == SMK_KS_OK && ti.user_logged_in)
+			h->rounds++;
+		else
+			h->failed++;
+	}
+	return NULL;
+}
+
+static void
+on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/* The status of child pid, or -1 (killed) if it is not done in 20 s. */
+static int
+wait_or_kill(pid_t pid)
+{
+	struct sigaction sa, old;
+	int status = 0;
+	pid_t r;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;	/* no SA_RESTART: waitpid returns EINTR */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, &old);
+	alarm(20);
+	r = waitpid(pid, &status, 0);
+	alarm(0);
+	sigaction(SIGALRM, &old, NULL);
+	if (r == pid)
+		return status;
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return -1;
+}
+
+/* After fork() the child keeps the parent's key store: logged in, the keys
+ * in memory, the token's locks free even when another thread of the
+ * parent held them at the fork (the key store's fork handlers). */
+START_TEST(fork_child_keeps_keystore)
+{
+	struct smk_sign_params p = { SMK_PAD_NONE, NULL, NULL, -1 };
+	struct holder h = { 0 };
+	struct smk_item *ec;
+	struct smk_error err;
+	pthread_t th;
+	unsigned before;
+
+	prepare();
+	ck_st(smk_token_login(tok, SMK_KS_USER, PIN(USER_PIN), &err), SMK_KS_OK);
+	ec = generate(SMK_KEY_EC, 0, NULL, NULL);
+	ck_assert_int_eq(pthread_create(&th, NULL, info_loop, &h), 0);
+	while (h.rounds == 0)
+		usleep(1000);
+	before = h.rounds;
+	for (int i = 0; i < 200; i++) {
+		pid_t pid = fork();
+		int st;
+
+		ck_assert_int_ge(pid, 0);
+		if (pid == 0) {
+			unsigned char d[32] = { 1 }, sig[128];
+			size_t len = sizeof(sig), n = 0;
+			struct smk_item **items;
+			struct smk_token_info ti;
+			int bad = 0;
+
+			bad |= (smk_token_info(tok, &ti, &err) != SMK_KS_OK || !ti.user_logged_in) << 0;
+			bad |= (smk_token_sign(tok, ec, &p, d, 32, sig, &len, &err) != SMK_KS_OK) << 1;
+			if (smk_token_items(tok, &items, &n, &err) != SMK_KS_OK || n != 1)
+				bad |= 1 << 2;
+			else
+				smk_items_free(items, n);
+			/* a logout takes the key lock for writing */
+			smk_token_logout(tok);
+			bad |= (smk_token_sign(tok, ec, &p, d, 32, sig, &len, &err) !=
+				SMK_KS_NOT_LOGGED_IN) << 3;
+			_exit(bad);
+		}
+		st = wait_or_kill(pid);
+		ck_assert_msg(st != -1, "fork %d: the child hung", i + 1);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+			      "fork %d: the child failed (status %#x: bits 1 info, 2 sign, 4 items, "
+			      "8 logout)", i + 1, (unsigned)st);
+	}
+	h.stop = true;
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_uint_eq(h.failed, 0);
+	ck_assert_uint_gt(h.rounds, before);
+	/* the parent's own state is untouched by the children's logouts */
+	ck_assert(info().user_logged_in);
+	smk_item_unref(ec);
+}
+END_TEST
+
 /* ---- damaged files -------------------------------------------------------------------- */
 
 static void
@@ -1463,6 +1578,7 @@ main(void)
 	tcase_add_test(tc, hand_encrypted_key);
 	tcase_add_test(tc, two_processes);
 	tcase_add_test(tc, threads);
+	tcase_add_test(tc, fork_child_keeps_keystore);
 	tcase_add_test(tc, killed_during_pin_check);
 	tcase_add_test(tc, damaged_files);
 	tcase_add_test(tc, api_misuse);
