@@ -141,16 +141,18 @@ smk_ldap_new_as(const struct smk_ldap_settings *s, const char *dn, const char *p
 }
 
 /* In a fork's child the connection's socket is the parent's too (one
- * socket, two descriptors): the child must neither unbind nor close TLS on
- * it.  ldap_destroy sends no unbind, but it still closes each sockbuf
- * layer, and libldap's TLS layer says goodbye on close (tls_g.c:
- * gnutls_bye(GNUTLS_SHUT_WR); tls_o.c: SSL_shutdown): a close_notify
- * alert under the parent's TLS session, after which the server ends the
- * parent's connection.  So the child's descriptor is first pointed at
- * /dev/null (dup2 replaces it at once, no other thread can get the number
- * meanwhile): whatever the teardown writes goes there, and the close that
- * follows closes only the child's descriptor.  shutdown() must not be
- * used: it would act on the socket the parent still holds. */
+ * socket, two descriptors): the child must say nothing on it.  But every
+ * way libldap has to free a handle talks: ldap_destroy is ldap_ld_free(ld,
+ * 1, ...) like ldap_unbind_ext, so it sends an Unbind request, and each
+ * sockbuf layer is closed, where the TLS layer says goodbye (tls_g.c:
+ * gnutls_bye(GNUTLS_SHUT_WR); tls_o.c: SSL_shutdown), a close_notify under
+ * the parent's TLS session.  Either makes the server end the parent's
+ * connection (the parent's next request then fails, or kills it with
+ * SIGPIPE: tests/provider/fork-dir.sh).  So the child's descriptor is
+ * first pointed at /dev/null (dup2 replaces it at once, no other thread
+ * can get the number meanwhile): whatever the teardown writes goes there,
+ * and its close closes only the child's descriptor.  shutdown() must not
+ * be used: it would act on the socket the parent still holds. */
 static bool
 detach_parent_socket(LDAP *ld)
 {
@@ -175,9 +177,9 @@ conn_close(struct smk_ldap *l)
 	if (l->pid == getpid()) {
 		ldap_unbind_ext_s(l->ld, NULL, NULL);
 	} else {
-		/* no unbind: the socket is the parent's; if it cannot be
-		 * detached the handle is left unfreed rather than risk a
-		 * TLS close on it */
+		/* the socket is the parent's: if it cannot be detached,
+		 * the handle is left unfreed rather than risk an unbind or
+		 * a TLS close on it */
 		if (detach_parent_socket(l->ld))
 			ldap_destroy(l->ld);
 	}

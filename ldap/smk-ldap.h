@@ -18,7 +18,9 @@
  * userSMIMECertificate (PKCS#7 certs-only), escrowed keys in userPKCS12.
  *
  * A handle is not thread-safe: use one per thread or lock around it.
- * After fork() the child opens its own connection.
+ * After fork() the child opens its own connection when it next needs one,
+ * and drops the parent's without a byte on it (no unbind, no TLS
+ * close_notify): the parent's connection goes on working.
  */
 #ifndef SMK_LDAP_H
 #define SMK_LDAP_H
