@@ -131,6 +131,9 @@ struct smk_keystore {
 	/* on all_stores (the fork handlers' list) once made */
 	struct smk_keystore *next, *prev;
 	bool listed;
+	/* the library context the key store's OpenSSL work runs in (NULL:
+	 * the thread's default one), see ctx_enter */
+	OSSL_LIB_CTX *libctx;
 };
 
 /* ---- fork ------------------------------------------------------------------- */
@@ -268,9 +271,57 @@ smk_ks_fail(struct smk_error *err, enum smk_ks_status st, enum smk_status code,
 static void
 token_free(struct smk_token *t);
 
+/* ---- library context ----------------------------------------------------------- */
+
+/* The key store's own OpenSSL work (decoding key files, certificates and
+ * PKCS#12, PBKDF2, HMAC, ciphers, key generation, the private-key
+ * operations), in lib/ and in the directory backend alike, asks for
+ * OpenSSL's default library context (NULL).  With a library context
+ * given, every entry point makes it the calling thread's default for the
+ * time of the call (OSSL_LIB_CTX_set0_default is per thread) and puts the
+ * caller's back before returning: so all of it runs there, the code below
+ * needs no libctx argument, and other threads are not affected.  A front
+ * inside an OpenSSL provider needs this: the application's default
+ * context may have no default provider, or have the front itself loaded. */
+static OSSL_LIB_CTX *
+ctx_enter(const struct smk_keystore *ks)
+{
+	return ks != NULL && ks->libctx != NULL ? OSSL_LIB_CTX_set0_default(ks->libctx) : NULL;
+}
+
+static void
+ctx_leave(const struct smk_keystore *ks, OSSL_LIB_CTX *prev)
+{
+	if (ks != NULL && ks->libctx != NULL && prev != NULL)
+		OSSL_LIB_CTX_set0_default(prev);
+}
+
+static struct smk_keystore *
+keystore_new(const struct smk_config *cfg, const struct smk_token_backend *const *backends,
+	     OSSL_LIB_CTX *libctx, smk_log_fn *log, void *log_ctx, struct smk_error *err);
+
 struct smk_keystore *
 smk_keystore_new(const struct smk_config *cfg, const struct smk_token_backend *const *backends,
 		 smk_log_fn *log, void *log_ctx, struct smk_error *err)
+{
+	return keystore_new(cfg, backends, NULL, log, log_ctx, err);
+}
+
+struct smk_keystore *
+smk_keystore_new_ex(const struct smk_config *cfg, const struct smk_token_backend *const *backends,
+		    OSSL_LIB_CTX *libctx, smk_log_fn *log, void *log_ctx, struct smk_error *err)
+{
+	struct smk_keystore tmp = { .libctx = libctx };
+	OSSL_LIB_CTX *prev = ctx_enter(&tmp);
+	struct smk_keystore *ks = keystore_new(cfg, backends, libctx, log, log_ctx, err);
+
+	ctx_leave(&tmp, prev);
+	return ks;
+}
+
+static struct smk_keystore *
+keystore_new(const struct smk_config *cfg, const struct smk_token_backend *const *backends,
+	     OSSL_LIB_CTX *libctx, smk_log_fn *log, void *log_ctx, struct smk_error *err)
 {
 	const char *file = cfg != NULL && cfg->path != NULL ? cfg->path : "configuration";
 	struct smk_keystore *ks;
@@ -285,6 +336,7 @@ smk_keystore_new(const struct smk_config *cfg, const struct smk_token_backend *c
 		goto nomem;
 	ks->log = log;
 	ks->log_ctx = log_ctx;
+	ks->libctx = libctx;
 
 	for (size_t i = 0; i < cfg->count; i++) {
 		const struct smk_config_section *sec = &cfg->sections[i];
@@ -664,8 +716,8 @@ check_label(const char *label, size_t max, struct smk_error *err)
 
 /* ---- token state -------------------------------------------------------------- */
 
-enum smk_ks_status
-smk_token_info(struct smk_token *t, struct smk_token_info *info, struct smk_error *err)
+static enum smk_ks_status
+token_info(struct smk_token *t, struct smk_token_info *info, struct smk_error *err)
 {
 	enum smk_ks_status st;
 
@@ -1010,8 +1062,8 @@ done:
 	return st;
 }
 
-enum smk_ks_status
-smk_token_items(struct smk_token *t, struct smk_item ***items, size_t *n, struct smk_error *err)
+static enum smk_ks_status
+token_items(struct smk_token *t, struct smk_item ***items, size_t *n, struct smk_error *err)
 {
 	struct collect c;
 	enum smk_ks_status st;
@@ -1034,8 +1086,8 @@ smk_token_items(struct smk_token *t, struct smk_item ***items, size_t *n, struct
 
 /* ---- login -------------------------------------------------------------------- */
 
-enum smk_ks_status
-smk_token_login(struct smk_token *t, enum smk_ks_user user, const char *pin, size_t pin_len,
+static enum smk_ks_status
+token_login(struct smk_token *t, enum smk_ks_user user, const char *pin, size_t pin_len,
 		struct smk_error *err)
 {
 	struct collect c;
@@ -1074,8 +1126,8 @@ smk_token_login(struct smk_token *t, enum smk_ks_user user, const char *pin, siz
 	return st;
 }
 
-void
-smk_token_logout(struct smk_token *t)
+static void
+token_logout(struct smk_token *t)
 {
 	if (t == NULL)
 		return;
@@ -1084,8 +1136,8 @@ smk_token_logout(struct smk_token *t)
 	pthread_mutex_unlock(&t->mu);
 }
 
-enum smk_ks_status
-smk_token_init(struct smk_token *t, const char *so_pin, size_t so_pin_len, const char *label,
+static enum smk_ks_status
+token_init(struct smk_token *t, const char *so_pin, size_t so_pin_len, const char *label,
 	       struct smk_error *err)
 {
 	enum smk_ks_status st;
@@ -1111,8 +1163,8 @@ smk_token_init(struct smk_token *t, const char *so_pin, size_t so_pin_len, const
 	return st;
 }
 
-enum smk_ks_status
-smk_token_init_pin(struct smk_token *t, const char *pin, size_t pin_len, struct smk_error *err)
+static enum smk_ks_status
+token_init_pin(struct smk_token *t, const char *pin, size_t pin_len, struct smk_error *err)
 {
 	enum smk_ks_status st;
 
@@ -1132,8 +1184,8 @@ smk_token_init_pin(struct smk_token *t, const char *pin, size_t pin_len, struct 
 	return st;
 }
 
-enum smk_ks_status
-smk_token_set_pin(struct smk_token *t, enum smk_ks_user user, const char *old_pin, size_t old_len,
+static enum smk_ks_status
+token_set_pin(struct smk_token *t, enum smk_ks_user user, const char *old_pin, size_t old_len,
 		  const char *new_pin, size_t new_len, struct smk_error *err)
 {
 	enum smk_ks_status st;
@@ -1238,8 +1290,8 @@ need_user(struct smk_token *t, struct smk_error *err)
 	return SMK_KS_OK;
 }
 
-enum smk_ks_status
-smk_token_generate(struct smk_token *t, const struct smk_keygen *kg, struct smk_item **out,
+static enum smk_ks_status
+token_generate(struct smk_token *t, const struct smk_keygen *kg, struct smk_item **out,
 		   struct smk_error *err)
 {
 	enum smk_ks_status st;
@@ -1291,8 +1343,8 @@ smk_token_generate(struct smk_token *t, const struct smk_keygen *kg, struct smk_
 	return st;
 }
 
-enum smk_ks_status
-smk_token_store_key(struct smk_token *t, EVP_PKEY *key, X509 *cert, const char *label,
+static enum smk_ks_status
+token_store_key(struct smk_token *t, EVP_PKEY *key, X509 *cert, const char *label,
 		    struct smk_item **out, struct smk_error *err)
 {
 	enum smk_key_type type;
@@ -1325,8 +1377,8 @@ smk_token_store_key(struct smk_token *t, EVP_PKEY *key, X509 *cert, const char *
 	return st;
 }
 
-enum smk_ks_status
-smk_token_store_cert(struct smk_token *t, X509 *cert, const char *label, struct smk_item **out,
+static enum smk_ks_status
+token_store_cert(struct smk_token *t, X509 *cert, const char *label, struct smk_item **out,
 		     struct smk_error *err)
 {
 	unsigned char id[SMK_ITEM_ID_MAX];
@@ -1512,8 +1564,8 @@ sign_setup_rsa(EVP_PKEY_CTX *ctx, EVP_PKEY *key, const struct smk_sign_params *p
 	}
 }
 
-enum smk_ks_status
-smk_token_sign(struct smk_token *t, const struct smk_item *it, const struct smk_sign_params *p,
+static enum smk_ks_status
+token_sign(struct smk_token *t, const struct smk_item *it, const struct smk_sign_params *p,
 	       const unsigned char *in, size_t in_len, unsigned char *sig, size_t *sig_len,
 	       struct smk_error *err)
 {
@@ -1579,8 +1631,8 @@ out:
 	return st;
 }
 
-enum smk_ks_status
-smk_token_decrypt(struct smk_token *t, const struct smk_item *it,
+static enum smk_ks_status
+token_decrypt(struct smk_token *t, const struct smk_item *it,
 		  const struct smk_decrypt_params *p, const unsigned char *in, size_t in_len,
 		  unsigned char *out, size_t *out_len, struct smk_error *err)
 {
@@ -1674,8 +1726,8 @@ out:
 	return st;
 }
 
-enum smk_ks_status
-smk_token_derive(struct smk_token *t, const struct smk_item *it, const unsigned char *peer,
+static enum smk_ks_status
+token_derive(struct smk_token *t, const struct smk_item *it, const unsigned char *peer,
 		 size_t peer_len, unsigned char *out, size_t *out_len, struct smk_error *err)
 {
 	EVP_PKEY_CTX *pctx = NULL, *dctx = NULL;
@@ -1747,4 +1799,107 @@ out:
 	EVP_PKEY_CTX_free(pctx);
 	EVP_PKEY_CTX_free(dctx);
 	return st;
+}
+
+/* ---- entry points: each call runs in the key store's library context ---------- */
+
+#define IN_CTX(t, call) do { \
+	const struct smk_keystore *ks_ = (t) != NULL ? (t)->ks : NULL; \
+	OSSL_LIB_CTX *prev_ = ctx_enter(ks_); \
+	enum smk_ks_status st_ = (call); \
+	ctx_leave(ks_, prev_); \
+	return st_; \
+} while (0)
+
+enum smk_ks_status
+smk_token_info(struct smk_token *t, struct smk_token_info *info, struct smk_error *err)
+{
+	IN_CTX(t, token_info(t, info, err));
+}
+
+enum smk_ks_status
+smk_token_items(struct smk_token *t, struct smk_item ***items, size_t *n, struct smk_error *err)
+{
+	IN_CTX(t, token_items(t, items, n, err));
+}
+
+enum smk_ks_status
+smk_token_login(struct smk_token *t, enum smk_ks_user user, const char *pin, size_t pin_len,
+		struct smk_error *err)
+{
+	IN_CTX(t, token_login(t, user, pin, pin_len, err));
+}
+
+void
+smk_token_logout(struct smk_token *t)
+{
+	const struct smk_keystore *ks = t != NULL ? t->ks : NULL;
+	OSSL_LIB_CTX *prev = ctx_enter(ks);
+
+	token_logout(t);
+	ctx_leave(ks, prev);
+}
+
+enum smk_ks_status
+smk_token_init(struct smk_token *t, const char *so_pin, size_t so_pin_len, const char *label,
+	       struct smk_error *err)
+{
+	IN_CTX(t, token_init(t, so_pin, so_pin_len, label, err));
+}
+
+enum smk_ks_status
+smk_token_init_pin(struct smk_token *t, const char *pin, size_t pin_len, struct smk_error *err)
+{
+	IN_CTX(t, token_init_pin(t, pin, pin_len, err));
+}
+
+enum smk_ks_status
+smk_token_set_pin(struct smk_token *t, enum smk_ks_user user, const char *old_pin, size_t old_len,
+		  const char *new_pin, size_t new_len, struct smk_error *err)
+{
+	IN_CTX(t, token_set_pin(t, user, old_pin, old_len, new_pin, new_len, err));
+}
+
+enum smk_ks_status
+smk_token_generate(struct smk_token *t, const struct smk_keygen *kg, struct smk_item **out,
+		   struct smk_error *err)
+{
+	IN_CTX(t, token_generate(t, kg, out, err));
+}
+
+enum smk_ks_status
+smk_token_store_key(struct smk_token *t, EVP_PKEY *key, X509 *cert, const char *label,
+		    struct smk_item **out, struct smk_error *err)
+{
+	IN_CTX(t, token_store_key(t, key, cert, label, out, err));
+}
+
+enum smk_ks_status
+smk_token_store_cert(struct smk_token *t, X509 *cert, const char *label, struct smk_item **out,
+		     struct smk_error *err)
+{
+	IN_CTX(t, token_store_cert(t, cert, label, out, err));
+}
+
+enum smk_ks_status
+smk_token_sign(struct smk_token *t, const struct smk_item *it, const struct smk_sign_params *p,
+	       const unsigned char *in, size_t in_len, unsigned char *sig, size_t *sig_len,
+	       struct smk_error *err)
+{
+	IN_CTX(t, token_sign(t, it, p, in, in_len, sig, sig_len, err));
+}
+
+enum smk_ks_status
+smk_token_decrypt(struct smk_token *t, const struct smk_item *it,
+		  const struct smk_decrypt_params *p, const unsigned char *in, size_t in_len,
+		  unsigned char *out, size_t *out_len, struct smk_error *err)
+{
+	IN_CTX(t, token_decrypt(t, it, p, in, in_len, out, out_len, err));
+}
+
+enum smk_ks_status
+smk_token_derive(struct smk_token *t, const struct smk_item *it, const unsigned char *peer,
+		 size_t peer_len, unsigned char *out, size_t *out_len, struct smk_error *err)
+{
+	IN_CTX(t, token_derive(t, it, peer, peer_len, out, out_len, err));
 }

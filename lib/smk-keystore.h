@@ -22,8 +22,28 @@
  * logout and on free).
  *
  * Threads: every call may be made from any thread; a token serialises its
- * own state.  After fork() the child must make a new key store (the
- * PKCS#11 module does this on C_Initialize).
+ * own state.
+ *
+ * Fork: a key store goes on working in a fork's child.  Fork handlers
+ * (pthread_atfork) take every token's locks before fork() and release
+ * them in the parent and make them anew in the child, so the child has
+ * the key store as it was at the fork: a token logged in stays logged in
+ * and its keys in memory work, and a token lock held by another thread of
+ * the parent does not hang the child.  fork() waits for a token call that
+ * runs in another thread (on a directory token, at most one directory
+ * round trip).  From the fork on, login state is per process: a login or
+ * logout in the child does not change the parent, nor the other way
+ * round.  A directory token's connection stays the parent's: the child
+ * opens its own when it next needs the directory and sends nothing on the
+ * parent's (no unbind, no TLS close_notify; ldap/smk-ldap-conn.c).  A
+ * front may still throw the parent's key store away in a child: the
+ * PKCS#11 module does, as PKCS#11 asks (CKR_CRYPTOKI_NOT_INITIALIZED until
+ * C_Initialize, which makes a new key store and leaves the parent's
+ * alone).  Never fork() from a key store callback (the log function): the
+ * handlers would wait for the lock its caller holds.  OpenSSL 3.0's own
+ * locks are not fork-safe: in the child of a process with other threads,
+ * libcrypto (and so the key store) is only usable if no other thread was
+ * inside libcrypto at the fork (OpenSSL issue 19066).
  *
  * Results: enum smk_ks_status, with one line in err naming the cause
  * (never a PIN, never key material).
@@ -108,6 +128,18 @@ extern const struct smk_token_backend smk_token_file_backend;
 struct smk_keystore *smk_keystore_new(const struct smk_config *cfg,
 				      const struct smk_token_backend *const *backends,
 				      smk_log_fn *log, void *log_ctx, struct smk_error *err);
+/* The same, the key store's OpenSSL work running in libctx instead of
+ * the default library context: decoding its files, certificates and
+ * PKCS#12, PBKDF2, ciphers, key generation and the private-key operations
+ * (each call makes libctx the calling thread's default for its duration;
+ * the keys and certificates it hands out belong to libctx).  A front inside
+ * an OpenSSL provider passes its own context, so the key store works
+ * whatever the application's default context holds.  libctx must outlive
+ * the key store; NULL is smk_keystore_new. */
+struct smk_keystore *smk_keystore_new_ex(const struct smk_config *cfg,
+					 const struct smk_token_backend *const *backends,
+					 OSSL_LIB_CTX *libctx, smk_log_fn *log, void *log_ctx,
+					 struct smk_error *err);
 void smk_keystore_free(struct smk_keystore *ks);
 
 size_t smk_keystore_count(const struct smk_keystore *ks);

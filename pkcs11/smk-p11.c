@@ -330,9 +330,12 @@ smk_C_Initialize(CK_VOID_PTR pInitArgs)
 	return CKR_OK;
 }
 
-/* pthread_atfork would be tempting for the fork handling, but a
- * dlclose()d module cannot unregister its handlers; the pid check in
- * smk_p11_enter does the same job. */
+/* The PKCS#11 rule (a child gets CKR_CRYPTOKI_NOT_INITIALIZED until it
+ * calls C_Initialize) is kept by the pid check in smk_p11_enter, not by a
+ * fork handler of the module.  The key store has fork handlers of its own
+ * (lib/smk-keystore.c: its locks stay usable in a child; glibc removes a
+ * shared object's handlers when it is dlclose()d), which change nothing
+ * here: the child's C_Initialize still makes a new key store. */
 
 CK_RV
 smk_C_Finalize(CK_VOID_PTR pReserved)

@@ -90,7 +90,8 @@ smk_prov_keystore(struct smk_prov *prov)
 		smk_error_clear(&err);
 		cfg = smk_config_load_default(&err);
 		if (cfg != NULL) {
-			prov->ks = smk_keystore_new(cfg, prov_backends, prov_log_cb, NULL, &err);
+			prov->ks = smk_keystore_new_ex(cfg, prov_backends, prov->libctx, prov_log_cb,
+						       NULL, &err);
 			smk_config_free(cfg);
 		}
 		if (prov->ks == NULL) {

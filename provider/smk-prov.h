@@ -24,7 +24,8 @@
 struct smk_prov {
 	const OSSL_CORE_HANDLE *handle;
 	OSSL_LIB_CTX *libctx;		/* our own child-free library context for
-					 * software work (hashing, public-key ops) */
+					 * software work (hashing, public-key ops)
+					 * and the key store's (smk_keystore_new_ex) */
 	struct smk_keystore *ks;	/* NULL until first use (lazy: reading
 					 * smimekit.conf at provider load would
 					 * make every openssl command pay for it) */

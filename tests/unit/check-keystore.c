@@ -25,6 +25,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
+#include <openssl/provider.h>
 #include <openssl/rsa.h>
 #include <openssl/sha.h>
 
@@ -1371,6 +1372,133 @@ START_TEST(fork_child_keeps_keystore)
 }
 END_TEST
 
+/* ---- library context ----------------------------------------------------------------- */
+
+/* Verifies sig over the 32-byte d with pub, in libctx. */
+static bool
+verifies_in(OSSL_LIB_CTX *libctx, EVP_PKEY *pub, bool rsa, const unsigned char *d,
+	    const unsigned char *sig, size_t len)
+{
+	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(libctx, pub, NULL);
+	bool ok = c != NULL && EVP_PKEY_verify_init(c) == 1 &&
+		  (!rsa || EVP_PKEY_CTX_set_signature_md(c, EVP_sha256()) > 0) &&
+		  EVP_PKEY_verify(c, sig, len, d, 32) == 1;
+
+	EVP_PKEY_CTX_free(c);
+	return ok;
+}
+
+/* smk_keystore_new_ex: everything runs in the library context given, even
+ * when the default one can do nothing (as inside a provider loaded into an
+ * application whose default context lacks the default provider). */
+START_TEST(own_libctx)
+{
+	EVP_PKEY *key = tu_key("alice-ec");
+	X509 *cert = tu_cert("alice-ec");
+	OSSL_LIB_CTX *lc = OSSL_LIB_CTX_new(), *empty = OSSL_LIB_CTX_new(), *prev;
+	OSSL_PROVIDER *def, *nul;
+	struct smk_keygen kg = { SMK_KEY_RSA, 2048, NULL, "rsa" };
+	struct smk_sign_params pk = { SMK_PAD_PKCS1, "SHA256", NULL, -1 };
+	struct smk_sign_params pe = { SMK_PAD_NONE, NULL, NULL, -1 };
+	struct smk_decrypt_params pd = { SMK_PAD_OAEP, "SHA256", NULL, NULL, 0 };
+	unsigned char d[32], sig[512], ct[512], out[512], z[64], *pt = NULL;
+	size_t len, n, with_priv = 0, with_cert = 0;
+	struct smk_item *rsa = NULL, *ec = NULL, **items;
+	struct smk_keystore *ks2;
+	struct smk_token *t2;
+	struct smk_error err;
+	EVP_PKEY *peer;
+	EVP_PKEY_CTX *c;
+	char *text;
+
+	prepare();
+	ck_assert_ptr_nonnull(lc);
+	ck_assert_ptr_nonnull(empty);
+	ck_assert_ptr_nonnull(def = OSSL_PROVIDER_load(lc, "default"));
+	ck_assert_ptr_nonnull(nul = OSSL_PROVIDER_load(empty, "null"));
+	/* this thread's default context now offers nothing at all */
+	prev = OSSL_LIB_CTX_set0_default(empty);
+	ck_assert_ptr_null(EVP_MD_fetch(NULL, "SHA256", NULL));
+	ERR_clear_error();
+	/* the key store without a context of its own cannot even log in */
+	ck_assert_int_ne(smk_token_login(tok, SMK_KS_USER, PIN(USER_PIN), &err), SMK_KS_OK);
+	ERR_clear_error();
+
+	ck_assert_int_gt(asprintf(&text, "[token t]\ntype = file\npath = %s\n", tokdir), 0);
+	{
+		struct smk_config *cfg = smk_config_parse(text, strlen(text), "test.conf", &err);
+
+		ck_assert_ptr_nonnull(cfg);
+		ks2 = smk_keystore_new_ex(cfg, backends, lc, NULL, NULL, &err);
+		smk_config_free(cfg);
+	}
+	free(text);
+	ck_assert_msg(ks2 != NULL, "%s", err.msg);
+	t2 = smk_keystore_find(ks2, "t");
+	ck_st(smk_token_login(t2, SMK_KS_USER, PIN(USER_PIN), &err), SMK_KS_OK);
+	/* keys generated and stored (with a certificate) */
+	ck_st(smk_token_generate(t2, &kg, &rsa, &err), SMK_KS_OK);
+	ck_st(smk_token_store_key(t2, key, cert, "ec", &ec, &err), SMK_KS_OK);
+	/* the failed login above was no wrong PIN */
+	{
+		struct smk_token_info ti;
+
+		ck_st(smk_token_info(t2, &ti, &err), SMK_KS_OK);
+		ck_assert_uint_eq(ti.user_failures, 0);
+	}
+	/* and read back from the files: a new login */
+	smk_token_logout(t2);
+	ck_st(smk_token_login(t2, SMK_KS_USER, PIN(USER_PIN), &err), SMK_KS_OK);
+	ck_st(smk_token_items(t2, &items, &n, &err), SMK_KS_OK);
+	ck_assert_uint_eq(n, 2);
+	for (size_t i = 0; i < n; i++) {
+		with_priv += items[i]->has_private;
+		with_cert += items[i]->cert != NULL;
+	}
+	smk_items_free(items, n);
+	ck_assert_uint_eq(with_priv, 2);
+	ck_assert_uint_eq(with_cert, 1);
+
+	/* the private-key operations; checked in lc */
+	memset(d, 7, sizeof(d));
+	len = sizeof(sig);
+	ck_st(smk_token_sign(t2, rsa, &pk, d, 32, sig, &len, &err), SMK_KS_OK);
+	ck_assert(verifies_in(lc, rsa->pub, true, d, sig, len));
+	len = sizeof(sig);
+	ck_st(smk_token_sign(t2, ec, &pe, d, 32, sig, &len, &err), SMK_KS_OK);
+	ck_assert(verifies_in(lc, ec->pub, false, d, sig, len));
+	c = EVP_PKEY_CTX_new_from_pkey(lc, rsa->pub, NULL);
+	len = sizeof(ct);
+	ck_assert(c != NULL && EVP_PKEY_encrypt_init(c) == 1 &&
+		  EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_OAEP_PADDING) > 0 &&
+		  EVP_PKEY_CTX_set_rsa_oaep_md_name(c, "SHA256", NULL) > 0 &&
+		  EVP_PKEY_encrypt(c, ct, &len, d, 32) == 1);
+	EVP_PKEY_CTX_free(c);
+	n = sizeof(out);
+	ck_st(smk_token_decrypt(t2, rsa, &pd, ct, len, out, &n, &err), SMK_KS_OK);
+	ck_assert(n == 32 && memcmp(out, d, 32) == 0);
+	peer = EVP_PKEY_Q_keygen(lc, NULL, "EC", "P-256");
+	ck_assert_ptr_nonnull(peer);
+	len = EVP_PKEY_get1_encoded_public_key(peer, &pt);
+	n = sizeof(z);
+	ck_st(smk_token_derive(t2, ec, pt, len, z, &n, &err), SMK_KS_OK);
+	ck_assert_uint_eq(n, 32);
+	OPENSSL_free(pt);
+	EVP_PKEY_free(peer);
+
+	smk_item_unref(rsa);
+	smk_item_unref(ec);
+	smk_keystore_free(ks2);
+	ck_assert_ptr_eq(OSSL_LIB_CTX_set0_default(prev), empty);
+	OSSL_PROVIDER_unload(nul);
+	OSSL_PROVIDER_unload(def);
+	OSSL_LIB_CTX_free(empty);
+	OSSL_LIB_CTX_free(lc);
+	EVP_PKEY_free(key);
+	X509_free(cert);
+}
+END_TEST
+
 /* ---- damaged files -------------------------------------------------------------------- */
 
 static void
@@ -1579,6 +1707,7 @@ main(void)
 	tcase_add_test(tc, two_processes);
 	tcase_add_test(tc, threads);
 	tcase_add_test(tc, fork_child_keeps_keystore);
+	tcase_add_test(tc, own_libctx);
 	tcase_add_test(tc, killed_during_pin_check);
 	tcase_add_test(tc, damaged_files);
 	tcase_add_test(tc, api_misuse);
