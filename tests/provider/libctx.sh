@@ -4,9 +4,11 @@
 # library context).  The key store decodes its files, checks the PIN and
 # runs the private-key operations in the provider's own library context
 # (smk_keystore_new_ex), so token keys still load and work: pkeyutl signs
-# (ECDSA, RSA PKCS#1) and decrypts (OAEP-SHA-256); the results are checked
-# by a second openssl run with the default provider.  Before the key store
-# had a library context of its own, the token showed nothing here.
+# (ECDSA, RSA PKCS#1) and decrypts (OAEP-SHA-256) with a file token's keys,
+# and decrypts with a directory token's escrowed key (PKCS#12 from slapd);
+# the results are checked by openssl runs with the default provider.
+# Before the key store had a library context of its own, the token showed
+# nothing here (PBKDF2 failed: unsupported).
 . "${SMK_TEST_SRCDIR:?}/lib.sh"
 . "$SMK_TEST_SRCDIR/provider/provlib.sh"
 need openssl setsid
@@ -44,4 +46,27 @@ prov_fails "wrong PIN, only smimekit" pkeyutl -sign \
 	-in "$T/hash" -out "$T/bad.sig"
 prov_err_names "wrong PIN, only smimekit" "PIN incorrect|incorrect PIN|wrong PIN"
 ok "a wrong PIN is refused with only the smimekit provider loaded"
+
+# a directory token: the escrowed PKCS#12 and the certificates come from slapd
+. "$SMK_TEST_SRCDIR/ldap/slapd.sh"
+slapd_new dir
+slapd_load_testdata dir
+slapd_start dir
+base=dc=example,dc=org
+printf '[directory]\nuri = %s\nbase = %s\ntimeout = 5\nnetwork_timeout = 5\n\n[token cloud]\ntype = directory\naddress = alice@example.org\n' \
+	"$(slapd_uri dir)" "$base" > "$T/cloud.conf"
+export SMIMEKIT_CONF=$T/cloud.conf
+(umask 077 && printf 'p12 password' > "$T/p12pw")
+openssl pkcs12 -export -inkey "$C/alice-rsa.key" -in "$C/alice-rsa.pem" -name alice-rsa \
+	-passout "file:$T/p12pw" -out "$T/alice-rsa.p12" || fail "openssl pkcs12 -export"
+"$SMIMEKIT" token escrow --bind-dn "cn=admin,$base" --bind-password-file "$T/admin.pw" \
+	alice@example.org "$T/alice-rsa.p12" --pin-file "$T/alice.pw" --p12-password-file "$T/p12pw" \
+	> "$T/escrow.out" 2>&1 || fail "smimekit token escrow: $(cat "$T/escrow.out")"
+rm -f "$T/pt"
+prov_ok "directory token, only smimekit" pkeyutl -decrypt \
+	-inkey "pkcs11:token=alice@example.org;id=$(prov_pct "$PROV_RSA_ID");type=private;pin-source=file:$T/alice.pw" \
+	-pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256 \
+	-in "$T/ct" -out "$T/pt"
+same "$T/secret" "$T/pt" "directory token OAEP decryption with only smimekit"
+ok "directory token: the escrowed key decrypts with only the smimekit provider loaded"
 done_testing
