@@ -25,6 +25,10 @@ export SMK_SLAPD_DEBUG=stats
 
 helper=$(cd "$SMK_PROVIDER_DIR/../.." && pwd)/tests/provider/fork
 [ -x "$helper" ] || fail "$helper is missing (not built?)"
+[ -f "$PROV_SO" ] || fail "$PROV_SO is missing (not built?)"
+# an ASan build: the runtime and the provider preloaded (PROV_ENV), as
+# prov_token does for the openssl command
+_prov_asan
 
 issue_cert "$T/server" 127.0.0.1 0x5f "basicConstraints=CA:false" \
 	"keyUsage=critical,digitalSignature,keyEncipherment" "extendedKeyUsage=serverAuth" \
