@@ -205,6 +205,8 @@ prov_query_operation(void *provctx, int operation_id, int *no_cache)
 		return prov_asym_cipher;
 	case OSSL_OP_KEYEXCH:
 		return prov_keyexch;
+	case OSSL_OP_ENCODER:
+		return smk_prov_encoders;	/* encoder.c: rows made with their tables */
 	default:
 		return NULL;
 	}
@@ -300,6 +302,7 @@ int
 OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
 		   const OSSL_DISPATCH **out, void **provctx)
 {
+	const OSSL_DISPATCH *core_in = in;	/* the loop below moves in */
 	struct smk_prov *prov;
 
 	prov = calloc(1, sizeof(*prov));
@@ -323,8 +326,10 @@ OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
 	}
 	/* Software work (hashing before a token signature, public-key
 	 * checks) runs in a library context of our own, so it can never
-	 * recurse into this provider. */
-	prov->libctx = OSSL_LIB_CTX_new();
+	 * recurse into this provider.  Made from the core's dispatch table
+	 * so that it has the core's BIO functions: encoder.c writes to the
+	 * core's BIOs (BIO_new_from_core_bio) through it. */
+	prov->libctx = OSSL_LIB_CTX_new_from_dispatch(handle, core_in);
 	if (prov->libctx == NULL) {
 		free(prov);
 		return 0;

@@ -84,5 +84,7 @@ extern const OSSL_DISPATCH smk_prov_rsa_signature_functions[];
 extern const OSSL_DISPATCH smk_prov_ecdsa_signature_functions[];
 extern const OSSL_DISPATCH smk_prov_rsa_asym_cipher_functions[];
 extern const OSSL_DISPATCH smk_prov_ecdh_keyexch_functions[];
+/* The encoders (encoder.c), a whole algorithm table. */
+extern const OSSL_ALGORITHM smk_prov_encoders[];
 
 #endif
