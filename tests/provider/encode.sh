@@ -8,7 +8,8 @@
 # writes the certificate's public key (PEM and DER); writing the private
 # key (PEM, DER, encrypted, `openssl rsa`) fails with an error saying it
 # cannot leave the token, and no key is written; software keys print and
-# write as without the provider, in either activation order.
+# write as without the provider, in either activation order, and keys
+# generated with smimekit first are written as the default provider would.
 . "${SMK_TEST_SRCDIR:?}/lib.sh"
 . "$SMK_TEST_SRCDIR/provider/provlib.sh"
 need openssl setsid basenc
@@ -145,5 +146,29 @@ for k in rsa ec; do
 	same "$T/want.txt" "$T/out" "software $k key, pkey -text, default first"
 done
 ok "software keys print and write exactly as without the provider (both activation orders)"
+
+# Keys generated with smimekit activated first are smimekit's software
+# keys: their PEM (encrypted: cipher and passphrase passed on), DER and
+# text are the default provider's, readable without the provider.
+first=(-provider-path "$SMK_PROVIDER_DIR" -provider smimekit -provider default)
+for alg in RSA EC; do
+	opt=rsa_keygen_bits:2048
+	[ "$alg" = EC ] && opt=ec_paramgen_curve:P-256
+	rm -f "$T/gen.pem" "$T/gen.txt"
+	"${PROV_ENV[@]}" openssl genpkey "${first[@]}" -algorithm "$alg" -pkeyopt "$opt" \
+		-aes-256-cbc -pass pass:gen-secret -out "$T/gen.pem" 2> "$T/err" ||
+		{ cat "$T/err" >&2; fail "genpkey $alg, smimekit first"; }
+	has_line "$T/gen.pem" '^-----BEGIN ENCRYPTED PRIVATE KEY-----$' "genpkey $alg: encrypted PKCS#8"
+	"${PROV_ENV[@]}" openssl pkey "${first[@]}" -in "$T/gen.pem" -passin pass:gen-secret \
+		-text -noout > "$T/gen.txt" 2> "$T/err" || { cat "$T/err" >&2; fail "pkey -text $alg"; }
+	openssl pkey -in "$T/gen.pem" -passin pass:gen-secret -text -noout > "$T/want.txt" ||
+		fail "genpkey $alg, smimekit first: the encrypted PEM does not open with its passphrase"
+	same "$T/want.txt" "$T/gen.txt" "generated $alg key, pkey -text with smimekit first"
+	"${PROV_ENV[@]}" openssl genpkey "${first[@]}" -algorithm "$alg" -pkeyopt "$opt" \
+		-outform DER -out "$T/gen.der" 2> "$T/err" || { cat "$T/err" >&2; fail "genpkey DER $alg"; }
+	openssl pkey -inform DER -in "$T/gen.der" -check -noout > /dev/null ||
+		fail "genpkey $alg DER, smimekit first: not a valid key"
+done
+ok "keys generated with smimekit first: encrypted PEM, DER and text as the default provider writes them"
 
 done_testing
