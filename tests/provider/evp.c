@@ -519,6 +519,8 @@ END_TEST
  * `-provider smimekit -provider default` does: OpenSSL 3.0 then makes
  * keys it generates or imports by type name with smimekit's key
  * management, which must serve them in software. */
+static OSSL_PROVIDER *first_provs[2];
+
 static OSSL_LIB_CTX *
 smimekit_first(void)
 {
@@ -526,9 +528,19 @@ smimekit_first(void)
 
 	ck_assert_ptr_nonnull(lc);
 	ck_assert(OSSL_PROVIDER_set_default_search_path(lc, getenv("SMK_PROVIDER_DIR")));
-	ck_assert_ptr_nonnull(OSSL_PROVIDER_load(lc, "smimekit"));
-	ck_assert_ptr_nonnull(OSSL_PROVIDER_load(lc, "default"));
+	first_provs[0] = OSSL_PROVIDER_load(lc, "smimekit");
+	first_provs[1] = OSSL_PROVIDER_load(lc, "default");
+	ck_assert_ptr_nonnull(first_provs[0]);
+	ck_assert_ptr_nonnull(first_provs[1]);
 	return lc;
+}
+
+static void
+smimekit_first_free(OSSL_LIB_CTX *lc)
+{
+	OSSL_PROVIDER_unload(first_provs[0]);
+	OSSL_PROVIDER_unload(first_provs[1]);
+	OSSL_LIB_CTX_free(lc);
 }
 
 static const char *
@@ -621,7 +633,7 @@ START_TEST(software_rsa_first)
 	EVP_PKEY_free(imp);
 	EVP_PKEY_free(copy);
 	EVP_PKEY_free(gen);
-	OSSL_LIB_CTX_free(lc);
+	smimekit_first_free(lc);
 }
 END_TEST
 
@@ -670,7 +682,7 @@ START_TEST(software_ec_first)
 	EVP_PKEY_free(other);
 	EVP_PKEY_free(copy);
 	EVP_PKEY_free(gen);
-	OSSL_LIB_CTX_free(lc);
+	smimekit_first_free(lc);
 }
 END_TEST
 
