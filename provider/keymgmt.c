@@ -536,9 +536,33 @@ km_ec_gettable_params(void *provctx)
 	return sw_list(provctx, SMK_KEY_EC, EVP_KEYMGMT_gettable_params);
 }
 
-/* set_params: software keys only (the TLS code sets the encoded point of
- * a peer key made from the curve; the CMS code that of an ECDH
- * originator); a token key is never changed. */
+/* Whether params only say how the key is to be written (`openssl ec`
+ * sets these before encoding even the public key); a token key takes
+ * them as the no-op they are for it. */
+static int
+encoding_only(const OSSL_PARAM params[])
+{
+	static const char *const names[] = {
+		OSSL_PKEY_PARAM_EC_INCLUDE_PUBLIC,
+		OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+		OSSL_PKEY_PARAM_EC_ENCODING,
+	};
+
+	for (const OSSL_PARAM *p = params; p->key != NULL; p++) {
+		size_t i = 0;
+
+		while (i < sizeof(names) / sizeof(names[0]) && strcmp(p->key, names[i]) != 0)
+			i++;
+		if (i == sizeof(names) / sizeof(names[0]))
+			return 0;
+	}
+	return 1;
+}
+
+/* set_params: software keys (the TLS code sets the encoded point of a
+ * peer key made from the curve; the CMS code that of an ECDH
+ * originator); a token key is never changed, it takes only the
+ * parameters of how it is written. */
 static int
 km_set_params(void *keydata, const OSSL_PARAM params[])
 {
@@ -548,7 +572,9 @@ km_set_params(void *keydata, const OSSL_PARAM params[])
 		return 0;
 	if (params == NULL || params[0].key == NULL)
 		return 1;
-	if (key->item != NULL || key->sw == NULL)
+	if (key->item != NULL)
+		return encoding_only(params);
+	if (key->sw == NULL)
 		return 0;
 	if (EVP_PKEY_set_params(key->sw, (OSSL_PARAM *)params) != 1)
 		return 0;

@@ -104,7 +104,10 @@ done
 prov_ok "rsa -RSAPublicKey_out" rsa -in "$key_rsa" -RSAPublicKey_out
 openssl rsa -pubin -in "$d/rsa.pub" -RSAPublicKey_out > "$T/want.pem" 2> /dev/null
 same "$T/want.pem" "$T/out" "rsa -RSAPublicKey_out"
-ok "pkey -pubout (PEM, DER) and rsa -RSAPublicKey_out: the certificates' public keys"
+# openssl ec sets the point format and include-public before writing
+prov_ok "ec -pubout" ec -in "$key_ec" -pubout
+same "$d/ec.pub" "$T/out" "ec -pubout"
+ok "pkey -pubout (PEM, DER), rsa -RSAPublicKey_out, ec -pubout: the certificates' public keys"
 
 # ---- the private key never comes out
 # refused WHAT CMD ARGS...: fails, names the cause, writes no key.
