@@ -148,18 +148,6 @@ static const char *const type_values[] = {
 	"cert", "private", "public", "data", "secret-key", "secretkey", NULL,
 };
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The length of a value once its %XX escapes are decoded; false if an
  * escape is malformed (p11-kit would say only "badly encoded data"). */
 static bool
@@ -170,7 +158,8 @@ decoded_len(const char *v, size_t len, size_t *out)
 	for (i = 0; i < len; i++, n++) {
 		if (v[i] != '%')
 			continue;
-		if (len - i < 3 || hexval(v[i + 1]) < 0 || hexval(v[i + 2]) < 0)
+		if (len - i < 3 || OPENSSL_hexchar2int((unsigned char)v[i + 1]) < 0 ||
+		    OPENSSL_hexchar2int((unsigned char)v[i + 2]) < 0)
 			return false;
 		i += 2;
 	}
