@@ -1403,26 +1403,18 @@ sign_setup_rsa(EVP_PKEY_CTX *ctx, EVP_PKEY *key, const struct smk_sign_params *p
 	}
 }
 
-enum smk_ks_status
-smk_token_sign(struct smk_token *t, const struct smk_item *it, const struct smk_sign_params *p,
-	       const unsigned char *in, size_t in_len, unsigned char *sig, size_t *sig_len,
-	       struct smk_error *err)
+/* The signature with the key of ctx, which this takes over (frees). */
+static enum smk_ks_status
+pkey_sign(EVP_PKEY_CTX *ctx, const struct smk_sign_params *p, const unsigned char *in,
+	  size_t in_len, unsigned char *sig, size_t *sig_len, struct smk_error *err)
 {
+	EVP_PKEY *key = EVP_PKEY_CTX_get0_pkey(ctx);
+	enum smk_ks_status st = SMK_KS_OK;
 	unsigned char *raw = NULL;
-	EVP_PKEY_CTX *ctx = NULL;
 	const EVP_MD *md = NULL;
-	enum smk_ks_status st;
-	EVP_PKEY *key;
 	size_t max;
 	int base;
 
-	smk_error_clear(err);
-	if (t == NULL || it == NULL || p == NULL || sig_len == NULL || (in == NULL && in_len > 0))
-		return smk_ks_fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "sign: NULL argument");
-	st = op_begin(t, it, &ctx, err);
-	if (st != SMK_KS_OK)
-		return st;
-	key = EVP_PKEY_CTX_get0_pkey(ctx);
 	base = EVP_PKEY_get_base_id(key);
 	max = (size_t)EVP_PKEY_get_size(key);
 	if (sig == NULL) {
@@ -1471,25 +1463,49 @@ out:
 }
 
 enum smk_ks_status
-smk_token_decrypt(struct smk_token *t, const struct smk_item *it,
-		  const struct smk_decrypt_params *p, const unsigned char *in, size_t in_len,
-		  unsigned char *out, size_t *out_len, struct smk_error *err)
+smk_token_sign(struct smk_token *t, const struct smk_item *it, const struct smk_sign_params *p,
+	       const unsigned char *in, size_t in_len, unsigned char *sig, size_t *sig_len,
+	       struct smk_error *err)
 {
-	const EVP_MD *md = NULL, *mgf1 = NULL;
-	unsigned char *tmp = NULL;
 	EVP_PKEY_CTX *ctx = NULL;
 	enum smk_ks_status st;
-	size_t k = 0, tl;
-	EVP_PKEY *key;
 
 	smk_error_clear(err);
-	if (t == NULL || it == NULL || p == NULL || out_len == NULL || (in == NULL && in_len > 0) ||
-	    (p->label == NULL && p->label_len > 0))
-		return smk_ks_fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "decrypt: NULL argument");
+	if (t == NULL || it == NULL || p == NULL || sig_len == NULL || (in == NULL && in_len > 0))
+		return smk_ks_fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "sign: NULL argument");
 	st = op_begin(t, it, &ctx, err);
 	if (st != SMK_KS_OK)
 		return st;
-	key = EVP_PKEY_CTX_get0_pkey(ctx);
+	return pkey_sign(ctx, p, in, in_len, sig, sig_len, err);
+}
+
+enum smk_ks_status
+smk_pkey_sign(EVP_PKEY *key, OSSL_LIB_CTX *libctx, const struct smk_sign_params *p,
+	      const unsigned char *in, size_t in_len, unsigned char *sig, size_t *sig_len,
+	      struct smk_error *err)
+{
+	EVP_PKEY_CTX *ctx;
+
+	smk_error_clear(err);
+	if (key == NULL || p == NULL || sig_len == NULL || (in == NULL && in_len > 0))
+		return smk_ks_fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "sign: NULL argument");
+	ctx = EVP_PKEY_CTX_new_from_pkey(libctx, key, NULL);
+	if (ctx == NULL)
+		return ossl_fail(err, SMK_KS_ERROR, "sign: no context for the key");
+	return pkey_sign(ctx, p, in, in_len, sig, sig_len, err);
+}
+
+/* RSA decryption with the key of ctx, which this takes over (frees). */
+static enum smk_ks_status
+pkey_decrypt(EVP_PKEY_CTX *ctx, const struct smk_decrypt_params *p, const unsigned char *in,
+	     size_t in_len, unsigned char *out, size_t *out_len, struct smk_error *err)
+{
+	EVP_PKEY *key = EVP_PKEY_CTX_get0_pkey(ctx);
+	const EVP_MD *md = NULL, *mgf1 = NULL;
+	enum smk_ks_status st = SMK_KS_OK;
+	unsigned char *tmp = NULL;
+	size_t k = 0, tl;
+
 	if (EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA) {
 		st = smk_ks_fail(err, SMK_KS_UNSUPPORTED, SMK_ERR_INVALID, "decryption needs an RSA key");
 		goto out;
@@ -1565,24 +1581,60 @@ out:
 	return st;
 }
 
-enum smk_ks_status
-smk_token_derive(struct smk_token *t, const struct smk_item *it, const unsigned char *peer,
-		 size_t peer_len, unsigned char *out, size_t *out_len, struct smk_error *err)
+static bool
+decrypt_args_ok(const struct smk_decrypt_params *p, const unsigned char *in, size_t in_len,
+		const size_t *out_len)
 {
-	EVP_PKEY_CTX *pctx = NULL, *dctx = NULL;
-	EVP_PKEY *key, *peer_key = NULL;
+	return p != NULL && out_len != NULL && (in != NULL || in_len == 0) &&
+	       (p->label != NULL || p->label_len == 0);
+}
+
+enum smk_ks_status
+smk_token_decrypt(struct smk_token *t, const struct smk_item *it,
+		  const struct smk_decrypt_params *p, const unsigned char *in, size_t in_len,
+		  unsigned char *out, size_t *out_len, struct smk_error *err)
+{
+	EVP_PKEY_CTX *ctx = NULL;
 	enum smk_ks_status st;
+
+	smk_error_clear(err);
+	if (t == NULL || it == NULL || !decrypt_args_ok(p, in, in_len, out_len))
+		return smk_ks_fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "decrypt: NULL argument");
+	st = op_begin(t, it, &ctx, err);
+	if (st != SMK_KS_OK)
+		return st;
+	return pkey_decrypt(ctx, p, in, in_len, out, out_len, err);
+}
+
+enum smk_ks_status
+smk_pkey_decrypt(EVP_PKEY *key, OSSL_LIB_CTX *libctx, const struct smk_decrypt_params *p,
+		 const unsigned char *in, size_t in_len, unsigned char *out, size_t *out_len,
+		 struct smk_error *err)
+{
+	EVP_PKEY_CTX *ctx;
+
+	smk_error_clear(err);
+	if (key == NULL || !decrypt_args_ok(p, in, in_len, out_len))
+		return smk_ks_fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "decrypt: NULL argument");
+	ctx = EVP_PKEY_CTX_new_from_pkey(libctx, key, NULL);
+	if (ctx == NULL)
+		return ossl_fail(err, SMK_KS_ERROR, "decrypt: no context for the key");
+	return pkey_decrypt(ctx, p, in, in_len, out, out_len, err);
+}
+
+/* ECDH with the key of dctx, which this takes over (frees); the peer key
+ * is made in libctx. */
+static enum smk_ks_status
+pkey_derive(EVP_PKEY_CTX *dctx, OSSL_LIB_CTX *libctx, const unsigned char *peer, size_t peer_len,
+	    unsigned char *out, size_t *out_len, struct smk_error *err)
+{
+	EVP_PKEY *key = EVP_PKEY_CTX_get0_pkey(dctx), *peer_key = NULL;
+	enum smk_ks_status st = SMK_KS_OK;
+	EVP_PKEY_CTX *pctx = NULL;
 	OSSL_PARAM params[3];
 	char group[64];
 	size_t need;
 
-	smk_error_clear(err);
-	if (t == NULL || it == NULL || out_len == NULL || (peer == NULL && peer_len > 0))
-		return smk_ks_fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "derive: NULL argument");
-	st = op_begin(t, it, &dctx, err);
-	if (st != SMK_KS_OK)
-		return st;
-	key = EVP_PKEY_CTX_get0_pkey(dctx);
 	if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC) {
 		st = smk_ks_fail(err, SMK_KS_UNSUPPORTED, SMK_ERR_INVALID, "ECDH needs an EC key");
 		goto out;
@@ -1610,7 +1662,7 @@ smk_token_derive(struct smk_token *t, const struct smk_item *it, const unsigned 
 	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0);
 	params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)peer, peer_len);
 	params[2] = OSSL_PARAM_construct_end();
-	pctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	pctx = EVP_PKEY_CTX_new_from_name(libctx, "EC", NULL);
 	if (pctx == NULL || EVP_PKEY_fromdata_init(pctx) <= 0 ||
 	    EVP_PKEY_fromdata(pctx, &peer_key, EVP_PKEY_PUBLIC_KEY, params) <= 0) {
 		st = ossl_fail(err, SMK_KS_BAD_INPUT, "ECDH: the peer point is not on the key's curve");
@@ -1638,4 +1690,35 @@ out:
 	EVP_PKEY_CTX_free(pctx);
 	EVP_PKEY_CTX_free(dctx);
 	return st;
+}
+
+enum smk_ks_status
+smk_token_derive(struct smk_token *t, const struct smk_item *it, const unsigned char *peer,
+		 size_t peer_len, unsigned char *out, size_t *out_len, struct smk_error *err)
+{
+	EVP_PKEY_CTX *dctx = NULL;
+	enum smk_ks_status st;
+
+	smk_error_clear(err);
+	if (t == NULL || it == NULL || out_len == NULL || (peer == NULL && peer_len > 0))
+		return smk_ks_fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "derive: NULL argument");
+	st = op_begin(t, it, &dctx, err);
+	if (st != SMK_KS_OK)
+		return st;
+	return pkey_derive(dctx, NULL, peer, peer_len, out, out_len, err);
+}
+
+enum smk_ks_status
+smk_pkey_derive(EVP_PKEY *key, OSSL_LIB_CTX *libctx, const unsigned char *peer, size_t peer_len,
+		unsigned char *out, size_t *out_len, struct smk_error *err)
+{
+	EVP_PKEY_CTX *dctx;
+
+	smk_error_clear(err);
+	if (key == NULL || out_len == NULL || (peer == NULL && peer_len > 0))
+		return smk_ks_fail(err, SMK_KS_BAD_INPUT, SMK_ERR_INVALID, "derive: NULL argument");
+	dctx = EVP_PKEY_CTX_new_from_pkey(libctx, key, NULL);
+	if (dctx == NULL)
+		return ossl_fail(err, SMK_KS_ERROR, "derive: no context for the key");
+	return pkey_derive(dctx, libctx, peer, peer_len, out, out_len, err);
 }

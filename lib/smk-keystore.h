@@ -234,6 +234,24 @@ enum smk_ks_status smk_token_derive(struct smk_token *t, const struct smk_item *
 				    const unsigned char *peer, size_t peer_len,
 				    unsigned char *out, size_t *out_len, struct smk_error *err);
 
+/* ---- the same operations on a key in memory ----------------------------------
+ * For a front that must also serve keys that are not on a token: the
+ * OpenSSL provider is handed software keys (OpenSSL 3.0 gives keys it
+ * generates or imports by type name to the first provider offering that
+ * type).  Same parameters, checks and results as the token operations;
+ * key is any private key, the work is done in libctx (NULL: default). */
+enum smk_ks_status smk_pkey_sign(EVP_PKEY *key, OSSL_LIB_CTX *libctx,
+				 const struct smk_sign_params *p,
+				 const unsigned char *in, size_t in_len,
+				 unsigned char *sig, size_t *sig_len, struct smk_error *err);
+enum smk_ks_status smk_pkey_decrypt(EVP_PKEY *key, OSSL_LIB_CTX *libctx,
+				    const struct smk_decrypt_params *p,
+				    const unsigned char *in, size_t in_len,
+				    unsigned char *out, size_t *out_len, struct smk_error *err);
+enum smk_ks_status smk_pkey_derive(EVP_PKEY *key, OSSL_LIB_CTX *libctx,
+				   const unsigned char *peer, size_t peer_len,
+				   unsigned char *out, size_t *out_len, struct smk_error *err);
+
 /* ---- helpers ---------------------------------------------------------------- */
 
 /* The id of a public key, as used for items (SHA-1 of RSA n or EC point). */

@@ -119,7 +119,7 @@ init(struct acctx *c, void *provkey, enum ac_op op, const OSSL_PARAM params[])
 {
 	struct smk_prov_key *key = provkey;
 
-	if (key == NULL || key->item == NULL) {
+	if (smk_prov_key_pub(key) == NULL) {
 		smk_prov_error(c->prov, SMK_PROV_R_KEY, "no key given");
 		return 0;
 	}
@@ -127,7 +127,7 @@ init(struct acctx *c, void *provkey, enum ac_op op, const OSSL_PARAM params[])
 		smk_prov_error(c->prov, SMK_PROV_R_KEY, "only RSA keys encrypt and decrypt");
 		return 0;
 	}
-	if (op == OP_DECRYPT && key->token == NULL) {
+	if (op == OP_DECRYPT && !smk_prov_key_private(key)) {
 		smk_prov_error(c->prov, SMK_PROV_R_KEY, "the key has no private half");
 		return 0;
 	}
@@ -164,7 +164,7 @@ decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t outsize, const un
 	}
 	if (out == NULL) {
 		/* at most the modulus size */
-		*outlen = (size_t)EVP_PKEY_get_size(c->key->item->pub);
+		*outlen = (size_t)EVP_PKEY_get_size(smk_prov_key_pub(c->key));
 		return 1;
 	}
 	switch (c->pad) {
@@ -187,7 +187,10 @@ decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t outsize, const un
 		return 0;
 	}
 	len = outsize;
-	st = smk_token_decrypt(c->key->token, c->key->item, &p, in, inlen, out, &len, &err);
+	if (c->key->item != NULL)
+		st = smk_token_decrypt(c->key->token, c->key->item, &p, in, inlen, out, &len, &err);
+	else	/* a software key (see smk-prov.h) */
+		st = smk_pkey_decrypt(c->key->sw, c->prov->libctx, &p, in, inlen, out, &len, &err);
 	if (st != SMK_KS_OK) {
 		smk_prov_ks_error(c->prov, st, &err);
 		return 0;
@@ -212,10 +215,10 @@ encrypt(void *vctx, unsigned char *out, size_t *outlen, size_t outsize, const un
 		return 0;
 	}
 	if (out == NULL) {
-		*outlen = (size_t)EVP_PKEY_get_size(c->key->item->pub);
+		*outlen = (size_t)EVP_PKEY_get_size(smk_prov_key_pub(c->key));
 		return 1;
 	}
-	pctx = EVP_PKEY_CTX_new_from_pkey(c->prov->libctx, c->key->item->pub, NULL);
+	pctx = EVP_PKEY_CTX_new_from_pkey(c->prov->libctx, smk_prov_key_pub(c->key), NULL);
 	if (pctx == NULL || EVP_PKEY_encrypt_init(pctx) <= 0 ||
 	    EVP_PKEY_CTX_set_rsa_padding(pctx, c->pad) <= 0)
 		goto out;

@@ -12,7 +12,7 @@
  * own provider (EVP_PKEY_derive_set_peer exports the peer into our EC key
  * management; the CMS code builds the originator's key with
  * EVP_PKEY_copy_parameters from ours, then sets its encoded point), so the
- * peer is a smk_prov_key: a software public key (key->pub) or a token
+ * peer is a smk_prov_key: a software public key (key->sw) or a token
  * item's (key->item->pub).
  */
 #include "config.h"
@@ -109,7 +109,7 @@ init(void *vctx, void *provkey, const OSSL_PARAM params[])
 	struct exctx *c = vctx;
 	struct smk_prov_key *key = provkey;
 
-	if (key == NULL || key->item == NULL) {
+	if (smk_prov_key_pub(key) == NULL) {
 		smk_prov_error(c->prov, SMK_PROV_R_KEY, "no key given");
 		return 0;
 	}
@@ -117,7 +117,7 @@ init(void *vctx, void *provkey, const OSSL_PARAM params[])
 		smk_prov_error(c->prov, SMK_PROV_R_KEY, "ECDH needs an EC key");
 		return 0;
 	}
-	if (key->token == NULL) {
+	if (!smk_prov_key_private(key)) {
 		smk_prov_error(c->prov, SMK_PROV_R_KEY, "the key has no private half");
 		return 0;
 	}
@@ -137,8 +137,7 @@ set_peer(void *vctx, void *provkey)
 		smk_prov_error(c->prov, SMK_PROV_R_OPERATION, "key exchange not initialised");
 		return 0;
 	}
-	pub = peer == NULL ? NULL : peer->pub != NULL ? peer->pub :
-	      peer->item != NULL ? peer->item->pub : NULL;
+	pub = smk_prov_key_pub(peer);
 	if (pub == NULL || peer->type != SMK_KEY_EC) {
 		smk_prov_error(c->prov, SMK_PROV_R_KEY, "the peer key is not an EC public key");
 		return 0;
@@ -160,7 +159,10 @@ compute_z(struct exctx *c, unsigned char *z, size_t zsize, size_t *zlen)
 	enum smk_ks_status st;
 	size_t len = zsize;
 
-	st = smk_token_derive(c->key->token, c->key->item, c->peer, c->peer_len, z, &len, &err);
+	if (c->key->item != NULL)
+		st = smk_token_derive(c->key->token, c->key->item, c->peer, c->peer_len, z, &len, &err);
+	else	/* a software key (see smk-prov.h): the TLS code's ECDHE keys */
+		st = smk_pkey_derive(c->key->sw, c->prov->libctx, c->peer, c->peer_len, z, &len, &err);
 	if (st != SMK_KS_OK) {
 		smk_prov_ks_error(c->prov, st, &err);
 		return 0;
@@ -228,7 +230,7 @@ derive(void *vctx, unsigned char *secret, size_t *secretlen, size_t outlen)
 		}
 	} else {
 		/* plain ECDH: Z itself, the field size */
-		size_t fsize = (size_t)(EVP_PKEY_get_bits(c->key->item->pub) + 7) / 8;
+		size_t fsize = (size_t)(EVP_PKEY_get_bits(smk_prov_key_pub(c->key)) + 7) / 8;
 
 		if (secret == NULL) {
 			*secretlen = fsize;

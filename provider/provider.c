@@ -293,6 +293,7 @@ static const OSSL_DISPATCH prov_functions[] = {
 	{ OSSL_FUNC_PROVIDER_GET_PARAMS, (void (*)(void))prov_get_params },
 	{ OSSL_FUNC_PROVIDER_QUERY_OPERATION, (void (*)(void))prov_query_operation },
 	{ OSSL_FUNC_PROVIDER_GET_REASON_STRINGS, (void (*)(void))prov_get_reason_strings },
+	{ OSSL_FUNC_PROVIDER_GET_CAPABILITIES, (void (*)(void))smk_prov_get_capabilities },
 	{ 0, NULL },
 };
 

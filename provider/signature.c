@@ -87,7 +87,7 @@ set_md(struct sigctx *c, EVP_MD **slot, const char *name)
 static int
 pss_max_salt(const struct sigctx *c)
 {
-	int bits = EVP_PKEY_get_bits(c->key->item->pub);
+	int bits = EVP_PKEY_get_bits(smk_prov_key_pub(c->key));
 	int hlen = EVP_MD_get_size(c->md);
 	int emlen = (bits - 1 + 7) / 8;
 
@@ -200,7 +200,7 @@ init(struct sigctx *c, void *provkey, enum sig_op op, const OSSL_PARAM params[])
 
 	if (key == NULL)
 		key = c->key;	/* re-initialisation with the same key */
-	if (key == NULL || key->item == NULL) {
+	if (smk_prov_key_pub(key) == NULL) {
 		smk_prov_error(c->prov, SMK_PROV_R_KEY, "no key given");
 		return 0;
 	}
@@ -210,7 +210,7 @@ init(struct sigctx *c, void *provkey, enum sig_op op, const OSSL_PARAM params[])
 			       c->want == SMK_KEY_RSA ? "RSA" : "ECDSA");
 		return 0;
 	}
-	if (op == OP_SIGN && key->token == NULL) {
+	if (op == OP_SIGN && !smk_prov_key_private(key)) {
 		smk_prov_error(c->prov, SMK_PROV_R_KEY, "the key has no private half");
 		return 0;
 	}
@@ -261,7 +261,7 @@ do_sign(struct sigctx *c, unsigned char *sig, size_t *siglen, size_t sigsize,
 	}
 	if (sig == NULL) {
 		/* the largest signature: the key's size */
-		*siglen = (size_t)EVP_PKEY_get_size(c->key->item->pub);
+		*siglen = (size_t)EVP_PKEY_get_size(smk_prov_key_pub(c->key));
 		return 1;
 	}
 	p.md = md_ks_name(c->md);
@@ -294,7 +294,11 @@ do_sign(struct sigctx *c, unsigned char *sig, size_t *siglen, size_t sigsize,
 		p.padding = SMK_PAD_NONE;
 	}
 	len = sigsize;
-	st = smk_token_sign(c->key->token, c->key->item, &p, tbs, tbslen, sig, &len, &err);
+	/* a software key (see smk-prov.h) is signed with in software */
+	if (c->key->item != NULL)
+		st = smk_token_sign(c->key->token, c->key->item, &p, tbs, tbslen, sig, &len, &err);
+	else
+		st = smk_pkey_sign(c->key->sw, c->prov->libctx, &p, tbs, tbslen, sig, &len, &err);
 	if (st != SMK_KS_OK) {
 		smk_prov_ks_error(c->prov, st, &err);
 		return 0;
@@ -323,7 +327,7 @@ do_verify(struct sigctx *c, const unsigned char *sig, size_t siglen, const unsig
 		smk_prov_error(c->prov, SMK_PROV_R_OPERATION, "signature context not initialised");
 		return 0;
 	}
-	pctx = EVP_PKEY_CTX_new_from_pkey(c->prov->libctx, c->key->item->pub, NULL);
+	pctx = EVP_PKEY_CTX_new_from_pkey(c->prov->libctx, smk_prov_key_pub(c->key), NULL);
 	if (pctx == NULL || EVP_PKEY_verify_init(pctx) <= 0)
 		goto out;
 	if (c->md != NULL && EVP_PKEY_CTX_set_signature_md(pctx, c->md) <= 0)

@@ -14,6 +14,8 @@
 #ifndef SMK_PROV_H
 #define SMK_PROV_H
 
+#include <stdbool.h>
+
 #include <openssl/core.h>
 #include <openssl/core_dispatch.h>
 #include <openssl/evp.h>
@@ -42,13 +44,23 @@ struct smk_prov_key {
 	struct smk_token *token;	/* the token it lives on */
 	struct smk_item *item;		/* one reference held */
 	enum smk_key_type type;
-	/* A key not on a token (token and item NULL): a software public key
-	 * that keymgmt imported, e.g. an ECDH peer (OpenSSL 3.0 exports the
-	 * peer into the exchange's own key management); one reference held.
-	 * NULL for token keys.  Operations that need the private half refuse
-	 * such a key. */
-	EVP_PKEY *pub;
+	/* A key not on a token (token and item NULL): a software key in the
+	 * provider's own library context, one reference held; NULL for token
+	 * keys.  OpenSSL 3.0 gives a key it generates or imports by type name
+	 * ("RSA", "EC") to the first activated provider that manages the
+	 * type: with smimekit activated first, that is us, so keymgmt.c takes
+	 * in (and generates) software keys, and the operations run them in
+	 * software, never as token keys.  An ECDH peer arrives this way too. */
+	EVP_PKEY *sw;
+	int sw_parts;			/* what sw holds: OSSL_KEYMGMT_SELECT_* bits */
 };
+
+/* The public half of a key (token item's or software), NULL if none. */
+EVP_PKEY *smk_prov_key_pub(const struct smk_prov_key *key);
+
+/* Whether the key can sign, decrypt or derive: a token key (the private
+ * half is on the token) or a software key pair. */
+bool smk_prov_key_private(const struct smk_prov_key *key);
 
 /* The key store, made on first use; NULL (with an error raised) if the
  * configuration cannot be read. */
@@ -84,6 +96,9 @@ enum {
 struct smk_prov_key *smk_prov_key_new(struct smk_prov *prov, struct smk_token *token,
 				      struct smk_item *item);
 void smk_prov_key_free(struct smk_prov_key *key);
+
+/* The provider's capabilities (capabilities.c: the TLS groups). */
+int smk_prov_get_capabilities(void *provctx, const char *capability, OSSL_CALLBACK *cb, void *arg);
 
 /* Dispatch tables of the operation files. */
 extern const OSSL_DISPATCH smk_prov_store_functions[];

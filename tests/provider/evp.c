@@ -13,6 +13,11 @@
  *
  * ECDH (EVP_PKEY_derive) with a public-only software peer, plain Z and
  * the X9.63 KDF with a UKM as CMS asks, equals the default provider's.
+ *
+ * Software keys in a library context with smimekit activated first
+ * (generated or imported by type name, so made by smimekit's key
+ * management): they sign, decrypt and derive in software with the same
+ * results as the default provider, pass EVP_PKEY_check and export whole.
  */
 #include "config.h"
 
@@ -508,6 +513,179 @@ START_TEST(ecdh_derive)
 }
 END_TEST
 
+/* ---- software keys, with smimekit activated first ------------------------------- */
+
+/* A library context with smimekit activated before default, as
+ * `-provider smimekit -provider default` does: OpenSSL 3.0 then makes
+ * keys it generates or imports by type name with smimekit's key
+ * management, which must serve them in software. */
+static OSSL_PROVIDER *first_provs[2];
+
+static OSSL_LIB_CTX *
+smimekit_first(void)
+{
+	OSSL_LIB_CTX *lc = OSSL_LIB_CTX_new();
+
+	ck_assert_ptr_nonnull(lc);
+	ck_assert(OSSL_PROVIDER_set_default_search_path(lc, getenv("SMK_PROVIDER_DIR")));
+	first_provs[0] = OSSL_PROVIDER_load(lc, "smimekit");
+	first_provs[1] = OSSL_PROVIDER_load(lc, "default");
+	ck_assert_ptr_nonnull(first_provs[0]);
+	ck_assert_ptr_nonnull(first_provs[1]);
+	return lc;
+}
+
+static void
+smimekit_first_free(OSSL_LIB_CTX *lc)
+{
+	OSSL_PROVIDER_unload(first_provs[0]);
+	OSSL_PROVIDER_unload(first_provs[1]);
+	OSSL_LIB_CTX_free(lc);
+}
+
+static const char *
+provider_of(const EVP_PKEY *k)
+{
+	return OSSL_PROVIDER_get0_name(EVP_PKEY_get0_provider(k));
+}
+
+/* k, written as PEM and read back by the default provider alone. */
+static EVP_PKEY *
+software_copy(EVP_PKEY *k)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	EVP_PKEY *c;
+
+	ck_assert_ptr_nonnull(b);
+	ck_assert(PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL));
+	c = PEM_read_bio_PrivateKey_ex(b, NULL, NULL, NULL, NULL, "provider=default");
+	BIO_free(b);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_str_eq(provider_of(c), "default");
+	ck_assert_int_eq(EVP_PKEY_eq(k, c), 1);
+	return c;
+}
+
+static void
+check_key(OSSL_LIB_CTX *lc, EVP_PKEY *k)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(lc, k, NULL);
+
+	ck_assert_ptr_nonnull(ctx);
+	ck_assert_int_eq(EVP_PKEY_check(ctx), 1);
+	ck_assert_int_eq(EVP_PKEY_public_check(ctx), 1);
+	EVP_PKEY_CTX_free(ctx);
+}
+
+START_TEST(software_rsa_first)
+{
+	OSSL_LIB_CTX *lc = smimekit_first();
+	unsigned char d[32], a[512], b[512], plain[32], ct[512], out[512];
+	EVP_PKEY *gen, *copy, *imp = NULL;
+	OSSL_PARAM *params = NULL;
+	EVP_PKEY_CTX *ctx;
+	size_t la, lb, ctlen, outlen;
+
+	/* generated: by smimekit's key management, exportable, checkable */
+	gen = EVP_PKEY_Q_keygen(lc, NULL, "RSA", (size_t)2048);
+	ck_assert_ptr_nonnull(gen);
+	ck_assert_str_eq(provider_of(gen), "smimekit");
+	ck_assert_int_eq(EVP_PKEY_get_bits(gen), 2048);
+	check_key(lc, gen);
+	copy = software_copy(gen);
+
+	/* signed in software: byte-equal to the default provider's */
+	digest("software", d);
+	la = sign(gen, RSA_PKCS1_PADDING, EVP_sha256(), NULL, d, 32, a, sizeof(a));
+	lb = sign(copy, RSA_PKCS1_PADDING, EVP_sha256(), NULL, d, 32, b, sizeof(b));
+	ck_assert(la == lb && memcmp(a, b, la) == 0);
+	la = sign(gen, RSA_PKCS1_PSS_PADDING, EVP_sha256(), "digest", d, 32, a, sizeof(a));
+	ck_assert_int_eq(verify(copy, RSA_PKCS1_PSS_PADDING, EVP_sha256(), "digest", d, 32, a, la), 1);
+
+	/* decrypted in software (OAEP) */
+	ck_assert_int_eq(RAND_bytes(plain, sizeof(plain)), 1);
+	ctx = pctx(copy, ENCRYPT, RSA_PKCS1_OAEP_PADDING, NULL, NULL);
+	ck_assert_int_gt(EVP_PKEY_CTX_set_rsa_oaep_md(ctx, EVP_sha256()), 0);
+	ctlen = sizeof(ct);
+	ck_assert_int_gt(EVP_PKEY_encrypt(ctx, ct, &ctlen, plain, sizeof(plain)), 0);
+	EVP_PKEY_CTX_free(ctx);
+	ctx = pctx(gen, DECRYPT, RSA_PKCS1_OAEP_PADDING, NULL, NULL);
+	ck_assert_int_gt(EVP_PKEY_CTX_set_rsa_oaep_md(ctx, EVP_sha256()), 0);
+	outlen = sizeof(out);
+	ck_assert_int_gt(EVP_PKEY_decrypt(ctx, out, &outlen, ct, ctlen), 0);
+	ck_assert(outlen == sizeof(plain) && memcmp(out, plain, outlen) == 0);
+	EVP_PKEY_CTX_free(ctx);
+
+	/* imported (EVP_PKEY_fromdata): alice's key, the same signature as
+	 * her key file gives */
+	ck_assert_int_eq(EVP_PKEY_todata(sw_rsa, EVP_PKEY_KEYPAIR, &params), 1);
+	ctx = EVP_PKEY_CTX_new_from_name(lc, "RSA", NULL);
+	ck_assert_int_gt(EVP_PKEY_fromdata_init(ctx), 0);
+	ck_assert_int_gt(EVP_PKEY_fromdata(ctx, &imp, EVP_PKEY_KEYPAIR, params), 0);
+	EVP_PKEY_CTX_free(ctx);
+	OSSL_PARAM_free(params);
+	ck_assert_str_eq(provider_of(imp), "smimekit");
+	la = sign(imp, RSA_PKCS1_PADDING, EVP_sha256(), NULL, d, 32, a, sizeof(a));
+	lb = sign(sw_rsa, RSA_PKCS1_PADDING, EVP_sha256(), NULL, d, 32, b, sizeof(b));
+	ck_assert(la == lb && memcmp(a, b, la) == 0);
+	/* a software key is never a token key: the private half comes out */
+	ck_assert_int_eq(EVP_PKEY_eq(imp, sw_rsa), 1);
+	EVP_PKEY_free(imp);
+	EVP_PKEY_free(copy);
+	EVP_PKEY_free(gen);
+	smimekit_first_free(lc);
+}
+END_TEST
+
+START_TEST(software_ec_first)
+{
+	OSSL_LIB_CTX *lc = smimekit_first();
+	unsigned char sig[128], za[80], zb[80];
+	EVP_PKEY *gen, *copy, *other;
+	EVP_MD_CTX *m;
+	size_t len, la = sizeof(za), lb = sizeof(zb);
+	EVP_PKEY_CTX *ctx;
+
+	gen = EVP_PKEY_Q_keygen(lc, NULL, "EC", "P-384");
+	ck_assert_ptr_nonnull(gen);
+	ck_assert_str_eq(provider_of(gen), "smimekit");
+	ck_assert_int_eq(EVP_PKEY_get_bits(gen), 384);
+	check_key(lc, gen);
+	copy = software_copy(gen);
+
+	/* ECDSA in software, verified by the default provider */
+	m = EVP_MD_CTX_new();
+	len = sizeof(sig);
+	ck_assert_int_gt(EVP_DigestSignInit_ex(m, NULL, "SHA384", lc, NULL, gen, NULL), 0);
+	ck_assert_int_gt(EVP_DigestSign(m, sig, &len, (const unsigned char *)"ec", 2), 0);
+	EVP_MD_CTX_free(m);
+	m = EVP_MD_CTX_new();
+	ck_assert_int_gt(EVP_DigestVerifyInit_ex(m, NULL, "SHA384", NULL, NULL, copy, NULL), 0);
+	ck_assert_int_eq(EVP_DigestVerify(m, sig, len, (const unsigned char *)"ec", 2), 1);
+	EVP_MD_CTX_free(m);
+
+	/* ECDH in software: the same Z as the default provider's */
+	other = EVP_PKEY_Q_keygen(NULL, "provider=default", "EC", "P-384");
+	ck_assert_ptr_nonnull(other);
+	ctx = EVP_PKEY_CTX_new_from_pkey(lc, gen, NULL);
+	ck_assert_int_gt(EVP_PKEY_derive_init(ctx), 0);
+	ck_assert_int_gt(EVP_PKEY_derive_set_peer(ctx, other), 0);
+	ck_assert_int_gt(EVP_PKEY_derive(ctx, za, &la), 0);
+	EVP_PKEY_CTX_free(ctx);
+	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, other, "provider=default");
+	ck_assert_int_gt(EVP_PKEY_derive_init(ctx), 0);
+	ck_assert_int_gt(EVP_PKEY_derive_set_peer(ctx, copy), 0);
+	ck_assert_int_gt(EVP_PKEY_derive(ctx, zb, &lb), 0);
+	EVP_PKEY_CTX_free(ctx);
+	ck_assert_uint_eq(la, 48);
+	ck_assert(la == lb && memcmp(za, zb, la) == 0);
+	EVP_PKEY_free(other);
+	EVP_PKEY_free(copy);
+	EVP_PKEY_free(gen);
+	smimekit_first_free(lc);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -524,6 +702,8 @@ main(void)
 	tcase_add_test(tc, algorithm_id);
 	tcase_add_test(tc, rsa_decrypt);
 	tcase_add_test(tc, ecdh_derive);
+	tcase_add_test(tc, software_rsa_first);
+	tcase_add_test(tc, software_ec_first);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	/* one process: the provider and its key store are set up once */
