@@ -88,28 +88,31 @@ smk_prov_keystore(struct smk_prov *prov)
 }
 
 static void
-prov_verror(struct smk_prov *prov, int reason, const char *fmt, va_list ap)
+prov_verror(struct smk_prov *prov, const char *file, int line, const char *func, int reason,
+	    const char *fmt, va_list ap)
 {
 	if (prov == NULL || prov->core_new_error == NULL || prov->core_vset_error == NULL)
 		return;
 	prov->core_new_error(prov->handle);
 	if (prov->core_set_error_debug != NULL)
-		prov->core_set_error_debug(prov->handle, NULL, 0, NULL);
+		prov->core_set_error_debug(prov->handle, file, line, func);
 	prov->core_vset_error(prov->handle, reason, fmt, ap);
 }
 
 void
-smk_prov_error(struct smk_prov *prov, int reason, const char *fmt, ...)
+smk_prov_error_at(struct smk_prov *prov, const char *file, int line, const char *func, int reason,
+		  const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	prov_verror(prov, reason, fmt, ap);
+	prov_verror(prov, file, line, func, reason, fmt, ap);
 	va_end(ap);
 }
 
 void
-smk_prov_ks_error(struct smk_prov *prov, enum smk_ks_status st, const struct smk_error *err)
+smk_prov_ks_error_at(struct smk_prov *prov, const char *file, int line, const char *func,
+		     enum smk_ks_status st, const struct smk_error *err)
 {
 	const char *msg = err != NULL && err->msg[0] != '\0' ? err->msg : smk_ks_status_str(st);
 	int reason;
@@ -140,9 +143,10 @@ smk_prov_ks_error(struct smk_prov *prov, enum smk_ks_status st, const struct smk
 	/* The key store's message names the cause; the status word is added
 	 * when the message does not already say it. */
 	if (strcmp(msg, smk_ks_status_str(st)) == 0)
-		smk_prov_error(prov, reason, "%s", msg);
+		smk_prov_error_at(prov, file, line, func, reason, "%s", msg);
 	else
-		smk_prov_error(prov, reason, "%s (%s)", msg, smk_ks_status_str(st));
+		smk_prov_error_at(prov, file, line, func, reason, "%s (%s)", msg,
+				  smk_ks_status_str(st));
 }
 
 /* ---- algorithm tables ------------------------------------------------------ */
