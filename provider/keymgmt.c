@@ -154,13 +154,19 @@ sw_copy(struct smk_prov *prov, enum smk_key_type type, EVP_PKEY *pk, int selecti
 	return out;
 }
 
-/* The default provider's key management for the type, in our context:
- * its parameter lists are ours for software keys (they are static data
- * of the default provider, which stays loaded with our context). */
-static EVP_KEYMGMT *
-sw_keymgmt(struct smk_prov *prov, enum smk_key_type type)
+/* One of the default provider's parameter lists for the type (get:
+ * EVP_KEYMGMT_gettable_params etc.), from its key management in our
+ * context: our lists for software keys.  They are static data of the
+ * default provider, which stays loaded with our context. */
+static const OSSL_PARAM *
+sw_list(void *provctx, enum smk_key_type type, const OSSL_PARAM *(*get)(const EVP_KEYMGMT *))
 {
-	return EVP_KEYMGMT_fetch(prov->libctx, type_name(type), NULL);
+	struct smk_prov *prov = provctx;
+	EVP_KEYMGMT *km = EVP_KEYMGMT_fetch(prov->libctx, type_name(type), NULL);
+	const OSSL_PARAM *list = km != NULL ? get(km) : NULL;
+
+	EVP_KEYMGMT_free(km);
+	return list;
 }
 
 /* ---- new, free, load ---------------------------------------------------------- */
@@ -376,30 +382,20 @@ km_gen_set_params(void *genctx, const OSSL_PARAM params[])
 	return g != NULL && (params == NULL || EVP_PKEY_CTX_set_params(g->ctx, params) > 0);
 }
 
-static const OSSL_PARAM *
-gen_settable(void *provctx, enum smk_key_type type)
-{
-	EVP_KEYMGMT *km = sw_keymgmt(provctx, type);
-	const OSSL_PARAM *list = km != NULL ? EVP_KEYMGMT_gen_settable_params(km) : NULL;
-
-	EVP_KEYMGMT_free(km);
-	return list;
-}
-
 /* OpenSSL 3.0 asks with genctx NULL (EVP_PKEY_CTX_settable_params), which
  * is why the type is in the function, not taken from genctx. */
 static const OSSL_PARAM *
 km_rsa_gen_settable_params(void *genctx, void *provctx)
 {
 	(void)genctx;
-	return gen_settable(provctx, SMK_KEY_RSA);
+	return sw_list(provctx, SMK_KEY_RSA, EVP_KEYMGMT_gen_settable_params);
 }
 
 static const OSSL_PARAM *
 km_ec_gen_settable_params(void *genctx, void *provctx)
 {
 	(void)genctx;
-	return gen_settable(provctx, SMK_KEY_EC);
+	return sw_list(provctx, SMK_KEY_EC, EVP_KEYMGMT_gen_settable_params);
 }
 
 /* A template (EC): its curve, by name, for the key to be made (the TLS
@@ -529,30 +525,44 @@ km_get_params(void *keydata, OSSL_PARAM params[])
 }
 
 static const OSSL_PARAM *
-gettable(void *provctx, enum smk_key_type type)
-{
-	EVP_KEYMGMT *km = sw_keymgmt(provctx, type);
-	const OSSL_PARAM *list = km != NULL ? EVP_KEYMGMT_gettable_params(km) : NULL;
-
-	EVP_KEYMGMT_free(km);
-	return list;
-}
-
-static const OSSL_PARAM *
 km_rsa_gettable_params(void *provctx)
 {
-	return gettable(provctx, SMK_KEY_RSA);
+	return sw_list(provctx, SMK_KEY_RSA, EVP_KEYMGMT_gettable_params);
 }
 
 static const OSSL_PARAM *
 km_ec_gettable_params(void *provctx)
 {
-	return gettable(provctx, SMK_KEY_EC);
+	return sw_list(provctx, SMK_KEY_EC, EVP_KEYMGMT_gettable_params);
 }
 
-/* set_params: software keys only (the TLS code sets the encoded point of
- * a peer key made from the curve; the CMS code that of an ECDH
- * originator); a token key is never changed. */
+/* Whether params only say how the key is to be written (`openssl ec`
+ * sets these before encoding even the public key); a token key takes
+ * them as the no-op they are for it. */
+static int
+encoding_only(const OSSL_PARAM params[])
+{
+	static const char *const names[] = {
+		OSSL_PKEY_PARAM_EC_INCLUDE_PUBLIC,
+		OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+		OSSL_PKEY_PARAM_EC_ENCODING,
+	};
+
+	for (const OSSL_PARAM *p = params; p->key != NULL; p++) {
+		size_t i = 0;
+
+		while (i < sizeof(names) / sizeof(names[0]) && strcmp(p->key, names[i]) != 0)
+			i++;
+		if (i == sizeof(names) / sizeof(names[0]))
+			return 0;
+	}
+	return 1;
+}
+
+/* set_params: software keys (the TLS code sets the encoded point of a
+ * peer key made from the curve; the CMS code that of an ECDH
+ * originator); a token key is never changed, it takes only the
+ * parameters of how it is written. */
 static int
 km_set_params(void *keydata, const OSSL_PARAM params[])
 {
@@ -562,7 +572,9 @@ km_set_params(void *keydata, const OSSL_PARAM params[])
 		return 0;
 	if (params == NULL || params[0].key == NULL)
 		return 1;
-	if (key->item != NULL || key->sw == NULL)
+	if (key->item != NULL)
+		return encoding_only(params);
+	if (key->sw == NULL)
 		return 0;
 	if (EVP_PKEY_set_params(key->sw, (OSSL_PARAM *)params) != 1)
 		return 0;
@@ -571,25 +583,15 @@ km_set_params(void *keydata, const OSSL_PARAM params[])
 }
 
 static const OSSL_PARAM *
-settable(void *provctx, enum smk_key_type type)
-{
-	EVP_KEYMGMT *km = sw_keymgmt(provctx, type);
-	const OSSL_PARAM *list = km != NULL ? EVP_KEYMGMT_settable_params(km) : NULL;
-
-	EVP_KEYMGMT_free(km);
-	return list;
-}
-
-static const OSSL_PARAM *
 km_rsa_settable_params(void *provctx)
 {
-	return settable(provctx, SMK_KEY_RSA);
+	return sw_list(provctx, SMK_KEY_RSA, EVP_KEYMGMT_settable_params);
 }
 
 static const OSSL_PARAM *
 km_ec_settable_params(void *provctx)
 {
-	return settable(provctx, SMK_KEY_EC);
+	return sw_list(provctx, SMK_KEY_EC, EVP_KEYMGMT_settable_params);
 }
 
 /* The names under which provider.c registers the operations (see there

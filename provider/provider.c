@@ -108,28 +108,31 @@ smk_prov_keystore(struct smk_prov *prov)
 }
 
 static void
-prov_verror(struct smk_prov *prov, int reason, const char *fmt, va_list ap)
+prov_verror(struct smk_prov *prov, const char *file, int line, const char *func, int reason,
+	    const char *fmt, va_list ap)
 {
 	if (prov == NULL || prov->core_new_error == NULL || prov->core_vset_error == NULL)
 		return;
 	prov->core_new_error(prov->handle);
 	if (prov->core_set_error_debug != NULL)
-		prov->core_set_error_debug(prov->handle, NULL, 0, NULL);
+		prov->core_set_error_debug(prov->handle, file, line, func);
 	prov->core_vset_error(prov->handle, reason, fmt, ap);
 }
 
 void
-smk_prov_error(struct smk_prov *prov, int reason, const char *fmt, ...)
+smk_prov_error_at(struct smk_prov *prov, const char *file, int line, const char *func, int reason,
+		  const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	prov_verror(prov, reason, fmt, ap);
+	prov_verror(prov, file, line, func, reason, fmt, ap);
 	va_end(ap);
 }
 
 void
-smk_prov_ks_error(struct smk_prov *prov, enum smk_ks_status st, const struct smk_error *err)
+smk_prov_ks_error_at(struct smk_prov *prov, const char *file, int line, const char *func,
+		     enum smk_ks_status st, const struct smk_error *err)
 {
 	const char *msg = err != NULL && err->msg[0] != '\0' ? err->msg : smk_ks_status_str(st);
 	int reason;
@@ -160,9 +163,10 @@ smk_prov_ks_error(struct smk_prov *prov, enum smk_ks_status st, const struct smk
 	/* The key store's message names the cause; the status word is added
 	 * when the message does not already say it. */
 	if (strcmp(msg, smk_ks_status_str(st)) == 0)
-		smk_prov_error(prov, reason, "%s", msg);
+		smk_prov_error_at(prov, file, line, func, reason, "%s", msg);
 	else
-		smk_prov_error(prov, reason, "%s (%s)", msg, smk_ks_status_str(st));
+		smk_prov_error_at(prov, file, line, func, reason, "%s (%s)", msg,
+				  smk_ks_status_str(st));
 }
 
 /* ---- algorithm tables ------------------------------------------------------ */
@@ -225,6 +229,8 @@ prov_query_operation(void *provctx, int operation_id, int *no_cache)
 		return prov_asym_cipher;
 	case OSSL_OP_KEYEXCH:
 		return prov_keyexch;
+	case OSSL_OP_ENCODER:
+		return smk_prov_encoders;	/* encoder.c: rows made with their tables */
 	default:
 		return NULL;
 	}
@@ -321,6 +327,7 @@ int
 OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
 		   const OSSL_DISPATCH **out, void **provctx)
 {
+	const OSSL_DISPATCH *core_in = in;	/* the loop below moves in */
 	struct smk_prov *prov;
 
 	prov = calloc(1, sizeof(*prov));
@@ -345,8 +352,10 @@ OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
 	}
 	/* Software work (hashing before a token signature, public-key
 	 * checks) runs in a library context of our own, so it can never
-	 * recurse into this provider. */
-	prov->libctx = OSSL_LIB_CTX_new();
+	 * recurse into this provider.  Made from the core's dispatch table
+	 * so that it has the core's BIO functions: encoder.c writes to the
+	 * core's BIOs (BIO_new_from_core_bio) through it. */
+	prov->libctx = OSSL_LIB_CTX_new_from_dispatch(handle, core_in);
 	if (prov->libctx == NULL) {
 		free(prov);
 		return 0;

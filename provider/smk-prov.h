@@ -19,6 +19,7 @@
 #include <openssl/core.h>
 #include <openssl/core_dispatch.h>
 #include <openssl/evp.h>
+#include <openssl/macros.h>
 
 #include "smk-keystore.h"
 
@@ -67,12 +68,20 @@ bool smk_prov_key_private(const struct smk_prov_key *key);
 struct smk_keystore *smk_prov_keystore(struct smk_prov *prov);
 
 /* Raises an error on OpenSSL's error queue (ERR_raise_data style) with
- * reason code `reason` (SMK_PROV_R_*) and a message. */
-void smk_prov_error(struct smk_prov *prov, int reason, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+ * reason code `reason` (SMK_PROV_R_*) and a message.  A macro, so the
+ * error line carries the caller's file, line and function as OpenSSL's
+ * own errors do (ERR_raise passes OPENSSL_FILE/LINE/FUNC the same way). */
+#define smk_prov_error(prov, reason, ...) \
+	smk_prov_error_at((prov), OPENSSL_FILE, OPENSSL_LINE, OPENSSL_FUNC, (reason), __VA_ARGS__)
+void smk_prov_error_at(struct smk_prov *prov, const char *file, int line, const char *func,
+		       int reason, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
-/* Raises the key store's outcome as an error naming the cause. */
-void smk_prov_ks_error(struct smk_prov *prov, enum smk_ks_status st, const struct smk_error *err);
+/* Raises the key store's outcome as an error naming the cause (and,
+ * through the macro, the caller's file and line). */
+#define smk_prov_ks_error(prov, st, err) \
+	smk_prov_ks_error_at((prov), OPENSSL_FILE, OPENSSL_LINE, OPENSSL_FUNC, (st), (err))
+void smk_prov_ks_error_at(struct smk_prov *prov, const char *file, int line, const char *func,
+			  enum smk_ks_status st, const struct smk_error *err);
 
 /* Reason codes (provider's own reason strings, see provider.c). */
 enum {
@@ -100,5 +109,7 @@ extern const OSSL_DISPATCH smk_prov_rsa_signature_functions[];
 extern const OSSL_DISPATCH smk_prov_ecdsa_signature_functions[];
 extern const OSSL_DISPATCH smk_prov_rsa_asym_cipher_functions[];
 extern const OSSL_DISPATCH smk_prov_ecdh_keyexch_functions[];
+/* The encoders (encoder.c), a whole algorithm table. */
+extern const OSSL_ALGORITHM smk_prov_encoders[];
 
 #endif

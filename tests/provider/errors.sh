@@ -7,7 +7,8 @@
 # error queue names the cause, nothing is written, no crash (signal or
 # sanitizer report), and no other key is used instead.  The directory
 # token first works: the decryption after login with her PIN against the
-# fixture slapd.
+# fixture slapd.  An error line carries the file:line of the provider
+# source that raised it.
 . "${SMK_TEST_SRCDIR:?}/lib.sh"
 . "$SMK_TEST_SRCDIR/provider/provlib.sh"
 need openssl setsid
@@ -37,15 +38,36 @@ signs "the token works" "$PROV_RSA_KEY"
 # ---- the URI
 refused "unknown path attribute" "frobnicate" \
 	"$tok;object=$PROV_RSA_LABEL;frobnicate=yes;type=private;pin-value=$PROV_PIN"
-refused "unknown type" "type|URI" "$tok;object=$PROV_RSA_LABEL;type=secret-sauce;pin-value=$PROV_PIN"
-refused "malformed escape" "URI" "$tok;id=%zz;type=private;pin-value=$PROV_PIN"
-ok "a URI with an unknown attribute, an unknown type or a bad escape is refused, the error naming it"
+refused "unknown type" "unknown type 'secret-sauce'" \
+	"$tok;object=$PROV_RSA_LABEL;type=secret-sauce;pin-value=$PROV_PIN"
+# The error line carries the file and line that raised it, as OpenSSL's
+# own errors do (ERR_print_errors: ...:reason:FILE:LINE:message): that
+# line of the provider's source is the call raising this message.
+line=$(grep -i ':error:.*unknown type' "$T/err" | head -1)
+[[ "$line" =~ :([^:]*store\.c):([0-9]+):pkcs11:\ URI ]] ||
+	fail "unknown type: no file:line on the error line: $line"
+src=$SMK_TEST_SRCDIR/../provider/store.c
+n=${BASH_REMATCH[2]}
+sed -n "${n}p" "$src" | grep -q 'smk_prov_error(' ||
+	fail "unknown type: store.c line $n raises no error: $(sed -n "${n}p" "$src")"
+sed -n "${n},$((n + 3))p" "$src" | grep -q 'unknown type' ||
+	fail "unknown type: store.c line $n is not where 'unknown type' is raised"
+refused "malformed escape" "bad encoding in the 'id' value" "$tok;id=%zz;type=private;pin-value=$PROV_PIN"
+refused "attribute without value" "attribute 'object' has no value" "$tok;object;type=private;pin-value=$PROV_PIN"
+refused "overlong token label" "'token' value has 40 bytes, more than the 32" \
+	"pkcs11:token=$(printf 'x%.0s' {1..40});type=private;pin-value=$PROV_PIN"
+refused "another PKCS#11 library" "names another PKCS#11 library" \
+	"$tok;object=$PROV_RSA_LABEL;type=private;library-manufacturer=OpenSC;pin-value=$PROV_PIN"
+refused "bad library-version" "library-version" \
+	"$tok;object=$PROV_RSA_LABEL;type=private;library-version=x;pin-value=$PROV_PIN"
+lacks "$T/err" "smimekit:.*$PROV_PIN" "the PIN in the provider's error"
+ok "a URI with an unknown attribute, type value, a bad escape, a missing value, an overlong label or another library is refused, the error naming it (with the provider's file:line)"
 
-refused "no such object" "names no (private key|object)" \
+refused "no such object" "names no private key labelled 'nobody'" \
 	"$tok;object=nobody;type=private;pin-value=$PROV_PIN"
-refused "no such id" "names no (private key|object)" \
+refused "no such id" "names no private key with id 000102" \
 	"$tok;id=%00%01%02;type=private;pin-value=$PROV_PIN"
-refused "no such token" "names no smimekit token" \
+refused "no such token" "names no smimekit token 'nobody'" \
 	"pkcs11:token=nobody;object=$PROV_RSA_LABEL;type=private;pin-value=$PROV_PIN"
 # a certificate is not a private key: not one of the token's keys instead
 refused "a label with the wrong type" "names no (private key|object)" \

@@ -189,3 +189,46 @@ prov_err_names() {
 	grep -i ':error:' "$T/err" | grep -Eiq -e "$2" ||
 		{ cat "$T/err" >&2; fail "$1: no error on the queue matching /$2/"; }
 }
+
+# ---- a TLS server, for the TLS tests
+# prov_server [-p] CERT KEY [S_SERVER-OPTS...]: `openssl s_server -www`
+# on 127.0.0.1 for one connection, on a port the kernel picks (set in
+# PROV_PORT), output in $T/srv.out and $T/srv.err.  -p: with the provider
+# loaded (PROV_ARGS: smimekit first).  prov_server_wait waits until it
+# has served its connection; prov_server_stop stops it now (and at exit).
+PROV_SRV_PID=
+PROV_PORT=
+prov_server_stop() {
+	if [ -n "$PROV_SRV_PID" ]; then
+		kill "$PROV_SRV_PID" 2> /dev/null || true
+		wait "$PROV_SRV_PID" 2> /dev/null || true
+		PROV_SRV_PID=
+	fi
+}
+on_exit prov_server_stop
+prov_server_wait() {
+	[ -z "$PROV_SRV_PID" ] || wait "$PROV_SRV_PID" 2> /dev/null || true
+	PROV_SRV_PID=
+}
+prov_server() {
+	local env=() args=()
+	if [ "$1" = -p ]; then
+		env=("${PROV_ENV[@]}")
+		args=("${PROV_ARGS[@]}")
+		shift
+	fi
+	local cert=$1 key=$2
+	shift 2
+	: > "$T/srv.out"
+	timeout 60 "${env[@]}" openssl s_server "${args[@]}" -accept 127.0.0.1:0 -naccept 1 -www \
+		-cert "$cert" -key "$key" "$@" > "$T/srv.out" 2> "$T/srv.err" < /dev/null &
+	PROV_SRV_PID=$!
+	for _ in $(seq 100); do
+		PROV_PORT=$(sed -n 's/^ACCEPT 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$T/srv.out")
+		[ -z "$PROV_PORT" ] || return 0
+		kill -0 "$PROV_SRV_PID" 2> /dev/null || break
+		sleep 0.1
+	done
+	cat "$T/srv.out" "$T/srv.err" >&2
+	fail "s_server did not start"
+}

@@ -9,8 +9,8 @@
 # with RSA-PSS and ECDSA, TLS 1.2 with RSA PKCS#1 v1.5), the server
 # verifying the client certificate against the test CA: alice's S/MIME
 # certificates, and a TLS client certificate the CA issues for a CSR the
-# token key made.  A certificate that is not the key's is refused.  (TLS
-# 1.2 with smimekit activated first: tests/provider/tls-groups.sh.)
+# token key made; with either activation order.  A certificate that is
+# not the key's is refused.
 . "${SMK_TEST_SRCDIR:?}/lib.sh"
 . "$SMK_TEST_SRCDIR/provider/provlib.sh"
 need openssl setsid timeout
@@ -69,33 +69,11 @@ printf '%s\n' basicConstraints=CA:false keyUsage=critical,digitalSignature \
 openssl x509 -req -in "$T/rsa.csr" -CA "$C/ca.pem" -CAkey "$C/ca.key" -set_serial 0xc11e01 \
 	-days 2 -extfile "$T/client.ext" -out "$T/client-rsa.pem" 2> /dev/null || fail "client certificate"
 
-srv_pid=
-stop_server() {
-	if [ -n "$srv_pid" ]; then
-		kill "$srv_pid" 2> /dev/null || true
-		wait "$srv_pid" 2> /dev/null || true
-		srv_pid=
-	fi
-}
-on_exit stop_server
-
-# start_server OPTS...: s_server on 127.0.0.1, a port the kernel picks
-# (ACCEPT line), one connection, the status page (-www), the client
-# certificate required and verified against the test CA.
+# start_server OPTS...: s_server (provlib.sh's prov_server) with the
+# status page (-www), the client certificate required and verified
+# against the test CA.
 start_server() {
-	: > "$T/srv.out"
-	timeout 60 openssl s_server -accept 127.0.0.1:0 -naccept 1 -www -cert "$T/server.pem" \
-		-key "$T/server.key" -CAfile "$C/ca.pem" -Verify 1 -verify_return_error "$@" \
-		> "$T/srv.out" 2> "$T/srv.err" < /dev/null &
-	srv_pid=$!
-	for _ in $(seq 100); do
-		port=$(sed -n 's/^ACCEPT 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$T/srv.out")
-		[ -z "$port" ] || return 0
-		kill -0 "$srv_pid" 2> /dev/null || break
-		sleep 0.1
-	done
-	cat "$T/srv.out" "$T/srv.err" >&2
-	fail "s_server did not start"
+	prov_server "$T/server.pem" "$T/server.key" -CAfile "$C/ca.pem" -Verify 1 -verify_return_error "$@"
 }
 
 printf 'GET / HTTP/1.0\r\n\r\n' > "$T/get"
@@ -110,12 +88,11 @@ tls() {
 	copts=("$@")
 	start_server "${sopts[@]}"
 	PROV_STDIN=$T/get
-	prov_run s_client -connect "127.0.0.1:$port" -servername localhost -CAfile "$C/ca.pem" \
+	prov_run s_client -connect "127.0.0.1:$PROV_PORT" -servername localhost -CAfile "$C/ca.pem" \
 		-verify_return_error -cert "$cert" -key "$key" -ign_eof "${copts[@]}"
 	# shellcheck disable=SC2034 # read by provlib.sh
 	PROV_STDIN=/dev/null
-	wait "$srv_pid" 2> /dev/null || true
-	srv_pid=
+	prov_server_wait
 	if [ "$PROV_STATUS" != 0 ]; then
 		cat "$T/out" "$T/err" "$T/srv.out" "$T/srv.err" >&2
 		fail "$what: s_client exit $PROV_STATUS"
@@ -136,11 +113,9 @@ tls() {
 	lacks "$T/srv.err" 'verify error' "$what: server-side verification"
 }
 
-# The client with both activation orders.  With smimekit first, OpenSSL
-# 3.0's TLS code finds smimekit's EC key management for the NIST curves
-# and leaves them out of the ClientHello (only X25519/X448): TLS 1.3
-# still works, TLS 1.2 against this P-256 server does not (no shared
-# cipher).  tests/provider/tls-groups.sh asserts that case.
+# The client with both activation orders (with smimekit first, the TLS
+# 1.2 ECDHE key is made by smimekit's EC key management in software:
+# capabilities.c, keymgmt.c).
 smk_first=("${PROV_ARGS[@]}")
 default_first=(-provider-path "$SMK_PROVIDER_DIR" -provider default -provider smimekit)
 [ -z "$PROV_STANDIN" ] || default_first=()
@@ -157,22 +132,28 @@ for order in smimekit-first default-first; do
 	has_line "$T/out" 'Protocol *: TLSv1\.3|New, TLSv1\.3' "TLS 1.3"
 	tls "EC, TLS 1.3, $order" "$C/alice-ec.pem" "$key_ec" ECDSA -purpose smimesign -- -tls1_3
 done
-PROV_ARGS=("${default_first[@]}")
-tls "RSA PKCS#1, TLS 1.2, default first" "$C/alice-rsa.pem" "$key_rsa" RSA -purpose smimesign \
-	-client_sigalgs RSA+SHA256 -- -tls1_2
-has_line "$T/out" 'Protocol *: TLSv1\.2|New, TLSv1\.2' "TLS 1.2"
-tls "EC, TLS 1.2, default first" "$C/alice-ec.pem" "$key_ec" ECDSA -purpose smimesign -- -tls1_2
+for order in smimekit-first default-first; do
+	if [ "$order" = default-first ]; then
+		PROV_ARGS=("${default_first[@]}")
+	else
+		PROV_ARGS=("${smk_first[@]}")
+	fi
+	tls "RSA PKCS#1, TLS 1.2, $order" "$C/alice-rsa.pem" "$key_rsa" RSA -purpose smimesign \
+		-client_sigalgs RSA+SHA256 -- -tls1_2
+	has_line "$T/out" 'Protocol *: TLSv1\.2|New, TLSv1\.2' "TLS 1.2"
+	tls "EC, TLS 1.2, $order" "$C/alice-ec.pem" "$key_ec" ECDSA -purpose smimesign -- -tls1_2
+done
 PROV_ARGS=("${smk_first[@]}")
-ok "s_client -key pkcs11: authenticates with alice's RSA and EC keys (TLS 1.3 RSA-PSS/ECDSA either activation order; TLS 1.2 PKCS#1/ECDSA with default first); s_server verifies her certificate"
+ok "s_client -key pkcs11: authenticates with alice's RSA and EC keys (TLS 1.3 RSA-PSS/ECDSA, TLS 1.2 PKCS#1/ECDSA, either activation order); s_server verifies her certificate"
 
 tls "TLS client certificate for the token's CSR" "$T/client-rsa.pem" "$key_rsa" RSA-PSS -- -tls1_3
 ok "a TLS client certificate issued for the token key's CSR works as is (purpose sslclient verified)"
 
 # A certificate that is not the key's: s_client refuses before connecting.
 start_server -purpose smimesign
-prov_fails "s_client with alice-rsa.pem and the EC key" s_client -connect "127.0.0.1:$port" \
+prov_fails "s_client with alice-rsa.pem and the EC key" s_client -connect "127.0.0.1:$PROV_PORT" \
 	-CAfile "$C/ca.pem" -cert "$C/alice-rsa.pem" -key "$key_ec"
 has_line "$T/err" 'key values mismatch|does not match|mismatch' "the mismatch is named"
-stop_server
+prov_server_stop
 ok "s_client refuses a certificate that is not the token key's (key values mismatch)"
 done_testing

@@ -50,41 +50,17 @@ ok "smimekit first: req -x509 -newkey rsa and ec generate and self-sign in one p
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost \
 	-days 2 -keyout "$T/server.key" -out "$T/server.pem" 2> /dev/null
 
-srv_pid=
-stop_server() {
-	if [ -n "$srv_pid" ]; then
-		kill "$srv_pid" 2> /dev/null || true
-		wait "$srv_pid" 2> /dev/null || true
-		srv_pid=
-	fi
-}
-on_exit stop_server
-start_server() {	# start_server OPTS...: one connection, port in $port
-	: > "$T/srv.out"
-	timeout 60 "${PROV_ENV[@]}" openssl s_server "${PROV_ARGS[@]}" -accept 127.0.0.1:0 -naccept 1 \
-		-www -cert "$T/server.pem" -key "$T/server.key" "$@" > "$T/srv.out" 2> "$T/srv.err" \
-		< /dev/null &
-	srv_pid=$!
-	for _ in $(seq 100); do
-		port=$(sed -n 's/^ACCEPT 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$T/srv.out")
-		[ -z "$port" ] || return 0
-		kill -0 "$srv_pid" 2> /dev/null || break
-		sleep 0.1
-	done
-	cat "$T/srv.out" "$T/srv.err" >&2
-	fail "s_server did not start"
-}
 printf 'GET / HTTP/1.0\r\n\r\n' > "$T/get"
 # shellcheck disable=SC2034 # read by provlib.sh
 PROV_STDIN=$T/get
 for v in tls1_3 tls1_2; do
 	for g in P-256 P-384; do
 		case $g in P-256) cn=prime256v1 cg=P-256 ;; *) cn=secp384r1 cg=P-384:P-256 ;; esac
-		start_server -groups "$g"
+		prov_server -p "$T/server.pem" "$T/server.key" -groups "$g"
 		# (the client also names P-256: TLS 1.2 needs the curve of the
 		# server's ECDSA certificate among the client's groups)
-		prov_run s_client -connect "127.0.0.1:$port" "-$v" -groups "$cg" -ign_eof
-		stop_server
+		prov_run s_client -connect "127.0.0.1:$PROV_PORT" "-$v" -groups "$cg" -ign_eof
+		prov_server_stop
 		[ "$PROV_STATUS" = 0 ] ||
 			{ cat "$T/err" "$T/srv.err" >&2; fail "$v on $g, smimekit first at both ends: exit $PROV_STATUS"; }
 		has_line "$T/out" "^Server Temp Key: ECDH, $cn, " "$v on $g: the key exchange used $g"

@@ -17,36 +17,13 @@ prov_token
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/server.key" 2> /dev/null
 openssl req -new -x509 -key "$T/server.key" -subj /CN=localhost -days 2 -out "$T/server.pem"
 
-srv_pid=
-stop_server() {
-	if [ -n "$srv_pid" ]; then
-		kill "$srv_pid" 2> /dev/null || true
-		wait "$srv_pid" 2> /dev/null || true
-		srv_pid=
-	fi
-}
-on_exit stop_server
-start_server() {	# start_server OPTS...: one connection, port in $port
-	: > "$T/srv.out"
-	timeout 60 openssl s_server -accept 127.0.0.1:0 -naccept 1 -www -cert "$T/server.pem" \
-		-key "$T/server.key" "$@" > "$T/srv.out" 2> "$T/srv.err" < /dev/null &
-	srv_pid=$!
-	for _ in $(seq 100); do
-		port=$(sed -n 's/^ACCEPT 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$T/srv.out")
-		[ -z "$port" ] || return 0
-		kill -0 "$srv_pid" 2> /dev/null || break
-		sleep 0.1
-	done
-	cat "$T/srv.out" "$T/srv.err" >&2
-	fail "s_server did not start"
-}
 printf 'GET / HTTP/1.0\r\n\r\n' > "$T/get"
 # shellcheck disable=SC2034 # read by provlib.sh
 PROV_STDIN=$T/get
 
-start_server
-prov_run s_client -connect "127.0.0.1:$port" -tls1_2 -trace -ign_eof
-stop_server
+prov_server "$T/server.pem" "$T/server.key"
+prov_run s_client -connect "127.0.0.1:$PROV_PORT" -tls1_2 -trace -ign_eof
+prov_server_stop
 awk '/extension_type=supported_groups/ { g = 1; next } g && /extension_type=/ { exit } g' "$T/out" \
 	> "$T/groups"
 grep -q 'secp256r1' "$T/groups" ||
@@ -54,9 +31,9 @@ grep -q 'secp256r1' "$T/groups" ||
 [ "$PROV_STATUS" = 0 ] || { cat "$T/err" >&2; fail "TLS 1.2 to a P-256 server: s_client exit $PROV_STATUS"; }
 ok "smimekit activated first: the ClientHello offers P-256, TLS 1.2 to a P-256 server works"
 
-start_server -Verify 1 -CAfile "$C/ca.pem" -verify_return_error -purpose smimesign
-prov_run s_client -connect "127.0.0.1:$port" -tls1_2 -cert "$C/alice-ec.pem" -key "$PROV_EC_KEY" -ign_eof
-stop_server
+prov_server "$T/server.pem" "$T/server.key" -Verify 1 -CAfile "$C/ca.pem" -verify_return_error -purpose smimesign
+prov_run s_client -connect "127.0.0.1:$PROV_PORT" -tls1_2 -cert "$C/alice-ec.pem" -key "$PROV_EC_KEY" -ign_eof
+prov_server_stop
 [ "$PROV_STATUS" = 0 ] ||
 	{ cat "$T/err" "$T/srv.err" >&2; fail "TLS 1.2 client auth with the token's EC key: exit $PROV_STATUS"; }
 has_line "$T/out" '^Client certificate' "the server got the client certificate"
