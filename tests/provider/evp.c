@@ -37,136 +37,21 @@
 #include <openssl/store.h>
 #include <openssl/x509.h>
 
-#include "smk-config.h"
-#include "smk-keystore.h"
+#include "provtest.h"
 
-#define SO_PIN "so-pin-5678"
-#define USER_PIN "1234-alice"
-#define PIN(p) p, strlen(p)
+#define USER_PIN PROVTEST_USER_PIN
 
-static char dir[PATH_MAX];
 static EVP_PKEY *tok_rsa, *tok_ec;	/* the token keys (smimekit provider) */
 static EVP_PKEY *sw_rsa, *sw_ec;	/* the same keys from PEM (default provider) */
 static OSSL_PROVIDER *p_smk, *p_default;
 
-static void
-die(const char *what)
-{
-	fprintf(stderr, "evp: %s\n", what);
-	ERR_print_errors_fp(stderr);
-	exit(EXIT_FAILURE);
-}
-
-static EVP_PKEY *
-read_pem_key(const char *name)
-{
-	char path[PATH_MAX];
-	EVP_PKEY *k;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", getenv("SMK_TEST_CERTS"), name);
-	f = fopen(path, "r");
-	if (f == NULL)
-		die(path);
-	k = PEM_read_PrivateKey_ex(f, NULL, NULL, NULL, NULL, "provider=default");
-	fclose(f);
-	if (k == NULL)
-		die(path);
-	return k;
-}
-
-static X509 *
-read_cert(const char *name)
-{
-	char path[PATH_MAX];
-	X509 *x;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", getenv("SMK_TEST_CERTS"), name);
-	f = fopen(path, "r");
-	if (f == NULL)
-		die(path);
-	x = PEM_read_X509(f, NULL, NULL, NULL);
-	fclose(f);
-	if (x == NULL)
-		die(path);
-	return x;
-}
-
-/* The token, with the key store API; then the key store is freed, so the
- * provider's own key store is the only one using it. */
-static void
-make_token(void)
-{
-	static const struct smk_token_backend *const backends[] = { &smk_token_file_backend, NULL };
-	char conf[PATH_MAX + 32], *text;
-	struct smk_config *cfg;
-	struct smk_keystore *ks;
-	struct smk_token *t;
-	struct smk_error err;
-	const char *names[] = { "alice-rsa", "alice-ec" };
-	FILE *f;
-
-	snprintf(dir, sizeof(dir), "%s/smk-evp.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (mkdtemp(dir) == NULL)
-		die("mkdtemp");
-	if (asprintf(&text, "[token alice]\ntype = file\npath = %s/token\n", dir) < 0)
-		die("asprintf");
-	snprintf(conf, sizeof(conf), "%s/smimekit.conf", dir);
-	f = fopen(conf, "w");
-	if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0)
-		die(conf);
-	cfg = smk_config_parse(text, strlen(text), conf, &err);
-	free(text);
-	if (cfg == NULL)
-		die(err.msg);
-	ks = smk_keystore_new(cfg, backends, NULL, NULL, &err);
-	smk_config_free(cfg);
-	if (ks == NULL)
-		die(err.msg);
-	t = smk_keystore_find(ks, "alice");
-	if (t == NULL || smk_token_init(t, PIN(SO_PIN), "alice", &err) != SMK_KS_OK ||
-	    smk_token_login(t, SMK_KS_SO, PIN(SO_PIN), &err) != SMK_KS_OK ||
-	    smk_token_init_pin(t, PIN(USER_PIN), &err) != SMK_KS_OK)
-		die(err.msg);
-	smk_token_logout(t);
-	if (smk_token_login(t, SMK_KS_USER, PIN(USER_PIN), &err) != SMK_KS_OK)
-		die(err.msg);
-	for (size_t i = 0; i < 2; i++) {
-		char key[64], cert[64];
-		EVP_PKEY *k;
-		X509 *x;
-
-		snprintf(key, sizeof(key), "%s.key", names[i]);
-		snprintf(cert, sizeof(cert), "%s.pem", names[i]);
-		k = read_pem_key(key);
-		x = read_cert(cert);
-		if (smk_token_store_key(t, k, x, names[i], NULL, &err) != SMK_KS_OK)
-			die(err.msg);
-		EVP_PKEY_free(k);
-		X509_free(x);
-	}
-	smk_keystore_free(ks);
-	setenv("SMIMEKIT_CONF", conf, 1);
-}
-
 static EVP_PKEY *
 load_uri(const char *uri)
 {
-	OSSL_STORE_CTX *st = OSSL_STORE_open_ex(uri, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
-	OSSL_STORE_INFO *info;
-	EVP_PKEY *key = NULL;
+	EVP_PKEY *key = provtest_load_key(NULL, uri);
 
-	if (st == NULL)
-		die(uri);
-	while (key == NULL && !OSSL_STORE_eof(st) && (info = OSSL_STORE_load(st)) != NULL) {
-		if (OSSL_STORE_INFO_get_type(info) == OSSL_STORE_INFO_PKEY)
-			key = OSSL_STORE_INFO_get1_PKEY(info);
-		OSSL_STORE_INFO_free(info);
-	}
-	OSSL_STORE_close(st);
 	if (key == NULL)
-		die(uri);
+		provtest_die(uri);
 	return key;
 }
 
@@ -176,19 +61,19 @@ setup_once(void)
 	const char *pdir = getenv("SMK_PROVIDER_DIR");
 
 	if (pdir == NULL || getenv("SMK_TEST_CERTS") == NULL)
-		die("run through make check (SMK_PROVIDER_DIR, SMK_TEST_CERTS)");
+		provtest_die("run through make check (SMK_PROVIDER_DIR, SMK_TEST_CERTS)");
 	/* The token is made before the provider is loaded, so OpenSSL has
 	 * fetched the default provider's signatures already: the token keys
 	 * must still go to the provider (its own operation names). */
-	make_token();
+	provtest_make_token("evp");
 	if (!OSSL_PROVIDER_set_default_search_path(NULL, pdir) ||
 	    (p_smk = OSSL_PROVIDER_load(NULL, "smimekit")) == NULL ||
 	    (p_default = OSSL_PROVIDER_load(NULL, "default")) == NULL)
-		die("loading the providers");
+		provtest_die("loading the providers");
 	tok_rsa = load_uri("pkcs11:token=alice;object=alice-rsa;type=private?pin-value=" USER_PIN);
 	tok_ec = load_uri("pkcs11:token=alice;object=alice-ec;type=private?pin-value=" USER_PIN);
-	sw_rsa = read_pem_key("alice-rsa.key");
-	sw_ec = read_pem_key("alice-ec.key");
+	sw_rsa = provtest_read_key("alice-rsa.key");
+	sw_ec = provtest_read_key("alice-ec.key");
 }
 
 /* ---- helpers ------------------------------------------------------------------ */
@@ -717,12 +602,6 @@ main(void)
 	EVP_PKEY_free(sw_ec);
 	OSSL_PROVIDER_unload(p_smk);
 	OSSL_PROVIDER_unload(p_default);
-	{
-		char cmd[PATH_MAX + 16];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "evp: could not remove %s\n", dir);
-	}
+	provtest_remove_token();
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -34,6 +34,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,12 +49,9 @@
 #include <openssl/store.h>
 #include <openssl/x509.h>
 
-#include "smk-config.h"
-#include "smk-keystore.h"
+#include "provtest.h"
 
-#define SO_PIN "so-pin-5678"
-#define USER_PIN "1234-alice"
-#define PIN(p) p, strlen(p)
+#define USER_PIN PROVTEST_USER_PIN
 #define RSA_URI "pkcs11:token=alice;object=alice-rsa;type=private?pin-value=" USER_PIN
 #define EC_URI "pkcs11:token=alice;object=alice-ec;type=private?pin-value=" USER_PIN
 #define CERTS_URI "pkcs11:token=alice;type=cert"
@@ -61,100 +59,7 @@
 /* A child that is not done after this long is taken as hung. */
 #define CHILD_TIMEOUT 20
 
-static char dir[PATH_MAX];
-
-static void
-die(const char *what)
-{
-	fprintf(stderr, "fork: %s\n", what);
-	ERR_print_errors_fp(stderr);
-	exit(EXIT_FAILURE);
-}
-
-static X509 *
-read_cert(const char *path)
-{
-	X509 *x;
-	FILE *f = fopen(path, "r");
-
-	if (f == NULL)
-		die(path);
-	x = PEM_read_X509(f, NULL, NULL, NULL);
-	fclose(f);
-	if (x == NULL)
-		die(path);
-	return x;
-}
-
-static X509 *
-test_cert(const char *name)
-{
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/%s", getenv("SMK_TEST_CERTS"), name);
-	return read_cert(path);
-}
-
-/* The file token, with the key store API; the key store is freed again, so
- * the provider's is the only one using the token. */
-static void
-make_token(void)
-{
-	static const struct smk_token_backend *const backends[] = { &smk_token_file_backend, NULL };
-	const char *names[] = { "alice-rsa", "alice-ec" };
-	char conf[PATH_MAX + 32], *text;
-	struct smk_config *cfg;
-	struct smk_keystore *ks;
-	struct smk_token *t;
-	struct smk_error err;
-	FILE *f;
-
-	snprintf(dir, sizeof(dir), "%s/smk-fork.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (mkdtemp(dir) == NULL)
-		die("mkdtemp");
-	if (asprintf(&text, "[token alice]\ntype = file\npath = %s/token\n", dir) < 0)
-		die("asprintf");
-	snprintf(conf, sizeof(conf), "%s/smimekit.conf", dir);
-	f = fopen(conf, "w");
-	if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0)
-		die(conf);
-	cfg = smk_config_parse(text, strlen(text), conf, &err);
-	free(text);
-	if (cfg == NULL)
-		die(err.msg);
-	ks = smk_keystore_new(cfg, backends, NULL, NULL, &err);
-	smk_config_free(cfg);
-	if (ks == NULL)
-		die(err.msg);
-	t = smk_keystore_find(ks, "alice");
-	if (t == NULL || smk_token_init(t, PIN(SO_PIN), "alice", &err) != SMK_KS_OK ||
-	    smk_token_login(t, SMK_KS_SO, PIN(SO_PIN), &err) != SMK_KS_OK ||
-	    smk_token_init_pin(t, PIN(USER_PIN), &err) != SMK_KS_OK)
-		die(err.msg);
-	smk_token_logout(t);
-	if (smk_token_login(t, SMK_KS_USER, PIN(USER_PIN), &err) != SMK_KS_OK)
-		die(err.msg);
-	for (size_t i = 0; i < 2; i++) {
-		char path[PATH_MAX], cert[64];
-		EVP_PKEY *k;
-		X509 *x;
-
-		snprintf(path, sizeof(path), "%s/%s.key", getenv("SMK_TEST_CERTS"), names[i]);
-		f = fopen(path, "r");
-		if (f == NULL)
-			die(path);
-		k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-		fclose(f);
-		snprintf(cert, sizeof(cert), "%s.pem", names[i]);
-		x = test_cert(cert);
-		if (k == NULL || smk_token_store_key(t, k, x, names[i], NULL, &err) != SMK_KS_OK)
-			die(err.msg);
-		EVP_PKEY_free(k);
-		X509_free(x);
-	}
-	smk_keystore_free(ks);
-	setenv("SMIMEKIT_CONF", conf, 1);
-}
+#define die provtest_die
 
 /* smimekit and default, loaded into libctx (NULL: the default context). */
 static void
@@ -170,24 +75,7 @@ load_providers(OSSL_LIB_CTX *libctx, OSSL_PROVIDER **smk, OSSL_PROVIDER **def)
 		die("loading the providers");
 }
 
-/* The private key a pkcs11: URI names, or NULL. */
-static EVP_PKEY *
-load_key(OSSL_LIB_CTX *libctx, const char *uri)
-{
-	OSSL_STORE_CTX *st = OSSL_STORE_open_ex(uri, libctx, NULL, NULL, NULL, NULL, NULL, NULL);
-	OSSL_STORE_INFO *info;
-	EVP_PKEY *key = NULL;
-
-	if (st == NULL)
-		return NULL;
-	while (key == NULL && !OSSL_STORE_eof(st) && (info = OSSL_STORE_load(st)) != NULL) {
-		if (OSSL_STORE_INFO_get_type(info) == OSSL_STORE_INFO_PKEY)
-			key = OSSL_STORE_INFO_get1_PKEY(info);
-		OSSL_STORE_INFO_free(info);
-	}
-	OSSL_STORE_close(st);
-	return key;
-}
+#define load_key provtest_load_key
 
 /* How many certificates a pkcs11: URI lists (-1: the store failed). */
 static int
@@ -311,7 +199,7 @@ assert_child_ok(pid_t pid, const char *what)
 static EVP_PKEY *
 cert_key(const char *name)
 {
-	X509 *x = test_cert(name);
+	X509 *x = provtest_read_cert(name);
 	EVP_PKEY *pub = X509_get_pubkey(x);
 
 	X509_free(x);
@@ -590,7 +478,7 @@ static int
 directory_run(void)
 {
 	const char *key_uri = need_env("FORK_KEY_URI"), *certs_uri = need_env("FORK_CERTS_URI");
-	X509 *x = read_cert(need_env("FORK_CERT"));
+	X509 *x = provtest_read_cert(need_env("FORK_CERT"));
 	EVP_PKEY *pub = X509_get_pubkey(x), *key;
 	OSSL_PROVIDER *smk, *def;
 	int n0, n, st;
@@ -652,7 +540,7 @@ main(int argc, char **argv)
 		return directory_run();
 	if (getenv("SMK_TEST_CERTS") == NULL)
 		die("run through make check (SMK_TEST_CERTS)");
-	make_token();
+	provtest_make_token("fork");
 	s = suite_create("provider-fork");
 	tc = tcase_create("fork");
 	tcase_set_timeout(tc, 120);
@@ -667,12 +555,6 @@ main(int argc, char **argv)
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
-	{
-		char cmd[PATH_MAX + 16];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "fork: could not remove %s\n", dir);
-	}
+	provtest_remove_token();
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
