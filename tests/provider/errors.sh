@@ -100,22 +100,8 @@ refused "the other key on a locked token" "locked" "$PROV_EC_KEY_PV"
 ok "three wrong PINs in a row lock the token (max_failures = 3): even the right PIN is refused, naming the lock"
 
 # ---- a directory (cloud) token: works, then slapd is stopped
-. "$SMK_TEST_SRCDIR/ldap/slapd.sh"
-slapd_new dir
-slapd_load_testdata dir
-slapd_start dir
-uri=$(slapd_uri dir)
-base=dc=example,dc=org
-printf '[directory]\nuri = %s\nbase = %s\ntimeout = 3\nnetwork_timeout = 3\n\n[token cloud]\ntype = directory\naddress = alice@example.org\n' \
-	"$uri" "$base" > "$T/cloud.conf"
-export SMIMEKIT_CONF=$T/cloud.conf
-# The admin escrows alice's RSA key under her PIN (her LDAP password).
-(umask 077 && printf 'p12 password' > "$T/p12pw")
-openssl pkcs12 -export -inkey "$C/alice-rsa.key" -in "$C/alice-rsa.pem" -name alice-rsa \
-	-passout "file:$T/p12pw" -out "$T/alice-rsa.p12" || fail "openssl pkcs12 -export"
-"$SMIMEKIT" token escrow --bind-dn "cn=admin,$base" --bind-password-file "$T/admin.pw" \
-	alice@example.org "$T/alice-rsa.p12" --pin-file "$T/alice.pw" --p12-password-file "$T/p12pw" \
-	> "$T/escrow.out" 2>&1 || fail "smimekit token escrow: $(cat "$T/escrow.out")"
+prov_cloud_token
+uri=$PROV_CLOUD_URI
 cloud="pkcs11:token=alice@example.org;id=$(prov_pct "$PROV_RSA_ID");type=private"
 cloud_key="$cloud;pin-source=file:$T/alice.pw"
 

@@ -48,20 +48,7 @@ prov_err_names "wrong PIN, only smimekit" "PIN incorrect|incorrect PIN|wrong PIN
 ok "a wrong PIN is refused with only the smimekit provider loaded"
 
 # a directory token: the escrowed PKCS#12 and the certificates come from slapd
-. "$SMK_TEST_SRCDIR/ldap/slapd.sh"
-slapd_new dir
-slapd_load_testdata dir
-slapd_start dir
-base=dc=example,dc=org
-printf '[directory]\nuri = %s\nbase = %s\ntimeout = 5\nnetwork_timeout = 5\n\n[token cloud]\ntype = directory\naddress = alice@example.org\n' \
-	"$(slapd_uri dir)" "$base" > "$T/cloud.conf"
-export SMIMEKIT_CONF=$T/cloud.conf
-(umask 077 && printf 'p12 password' > "$T/p12pw")
-openssl pkcs12 -export -inkey "$C/alice-rsa.key" -in "$C/alice-rsa.pem" -name alice-rsa \
-	-passout "file:$T/p12pw" -out "$T/alice-rsa.p12" || fail "openssl pkcs12 -export"
-"$SMIMEKIT" token escrow --bind-dn "cn=admin,$base" --bind-password-file "$T/admin.pw" \
-	alice@example.org "$T/alice-rsa.p12" --pin-file "$T/alice.pw" --p12-password-file "$T/p12pw" \
-	> "$T/escrow.out" 2>&1 || fail "smimekit token escrow: $(cat "$T/escrow.out")"
+prov_cloud_token
 rm -f "$T/pt"
 prov_ok "directory token, only smimekit" pkeyutl -decrypt \
 	-inkey "pkcs11:token=alice@example.org;id=$(prov_pct "$PROV_RSA_ID");type=private;pin-source=file:$T/alice.pw" \

@@ -232,3 +232,30 @@ prov_server() {
 	cat "$T/srv.out" "$T/srv.err" >&2
 	fail "s_server did not start"
 }
+
+# ---- a directory (cloud) token, for the tests that need one
+# prov_cloud_token: a throwaway slapd (tests/ldap/slapd.sh instance "dir",
+# its test data loaded: $T/admin.pw, alice's password in $T/alice.pw) and
+# $T/cloud.conf, exported as SMIMEKIT_CONF, with [directory] on it and a
+# directory token [token cloud] for alice@example.org; the admin escrows
+# alice's RSA key and certificate (a PKCS#12 made here) under her PIN,
+# her LDAP password.  Sets PROV_CLOUD_URI (slapd's URI) and
+# PROV_CLOUD_BASE.
+prov_cloud_token() {
+	. "$SMK_TEST_SRCDIR/ldap/slapd.sh"
+	slapd_new dir
+	slapd_load_testdata dir
+	slapd_start dir
+	PROV_CLOUD_URI=$(slapd_uri dir)
+	PROV_CLOUD_BASE=dc=example,dc=org
+	printf '[directory]\nuri = %s\nbase = %s\ntimeout = 3\nnetwork_timeout = 3\n\n[token cloud]\ntype = directory\naddress = alice@example.org\n' \
+		"$PROV_CLOUD_URI" "$PROV_CLOUD_BASE" > "$T/cloud.conf"
+	export SMIMEKIT_CONF=$T/cloud.conf
+	(umask 077 && printf 'p12 password' > "$T/p12pw")
+	openssl pkcs12 -export -inkey "$C/alice-rsa.key" -in "$C/alice-rsa.pem" -name alice-rsa \
+		-passout "file:$T/p12pw" -out "$T/alice-rsa.p12" || fail "openssl pkcs12 -export"
+	"$SMIMEKIT" token escrow --bind-dn "cn=admin,$PROV_CLOUD_BASE" \
+		--bind-password-file "$T/admin.pw" alice@example.org "$T/alice-rsa.p12" \
+		--pin-file "$T/alice.pw" --p12-password-file "$T/p12pw" > "$T/escrow.out" 2>&1 ||
+		fail "smimekit token escrow: $(cat "$T/escrow.out")"
+}
