@@ -50,6 +50,7 @@
 #include <openssl/x509.h>
 
 #include "provtest.h"
+#include "../unit/test-util.h"
 
 #define USER_PIN PROVTEST_USER_PIN
 #define RSA_URI "pkcs11:token=alice;object=alice-rsa;type=private?pin-value=" USER_PIN
@@ -151,42 +152,12 @@ decrypt_works(OSSL_LIB_CTX *libctx, EVP_PKEY *key, EVP_PKEY *pub)
 }
 
 static void
-on_alarm(int sig)
-{
-	(void)sig;
-}
-
-/* The child's wait status, or -1 if it was not done within timeout
- * seconds (then it is killed). */
-static int
-wait_child(pid_t pid, unsigned timeout)
-{
-	struct sigaction sa, old;
-	int status = 0;
-	pid_t r;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_alarm;	/* no SA_RESTART: waitpid returns EINTR */
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGALRM, &sa, &old);
-	alarm(timeout);
-	r = waitpid(pid, &status, 0);
-	alarm(0);
-	sigaction(SIGALRM, &old, NULL);
-	if (r == pid)
-		return status;
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	return -1;
-}
-
-static void
 assert_child_ok(pid_t pid, const char *what)
 {
 	int st;
 
 	ck_assert_int_ge(pid, 0);
-	st = wait_child(pid, CHILD_TIMEOUT);
+	st = tu_wait_child(pid, CHILD_TIMEOUT);
 	if (st == -1)
 		ck_abort_msg("%s: the child hung (killed after %d s)", what, CHILD_TIMEOUT);
 	if (!WIFEXITED(st))
@@ -507,7 +478,7 @@ directory_run(void)
 		ERR_print_errors_fp(stderr);
 		_exit(s && d && n == n0 ? 0 : 1);
 	}
-	st = wait_child(pid, CHILD_TIMEOUT);
+	st = tu_wait_child(pid, CHILD_TIMEOUT);
 	if (st == -1)
 		SAY("parent: the child hung\n");
 	else if (WIFEXITED(st))

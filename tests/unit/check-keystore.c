@@ -1289,35 +1289,6 @@ info_loop(void *arg)
 	return NULL;
 }
 
-static void
-on_alarm(int sig)
-{
-	(void)sig;
-}
-
-/* The status of child pid, or -1 (killed) if it is not done in 20 s. */
-static int
-wait_or_kill(pid_t pid)
-{
-	struct sigaction sa, old;
-	int status = 0;
-	pid_t r;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_alarm;	/* no SA_RESTART: waitpid returns EINTR */
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGALRM, &sa, &old);
-	alarm(20);
-	r = waitpid(pid, &status, 0);
-	alarm(0);
-	sigaction(SIGALRM, &old, NULL);
-	if (r == pid)
-		return status;
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	return -1;
-}
-
 /* After fork() the child keeps the parent's key store: logged in, the keys
  * in memory, the token's locks free even when another thread of the
  * parent held them at the fork (the key store's fork handlers). */
@@ -1361,7 +1332,7 @@ START_TEST(fork_child_keeps_keystore)
 				SMK_KS_NOT_LOGGED_IN) << 3;
 			_exit(bad);
 		}
-		st = wait_or_kill(pid);
+		st = tu_wait_child(pid, 20);
 		ck_assert_msg(st != -1, "fork %d: the child hung", i + 1);
 		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 			      "fork %d: the child failed (status %#x: bits 1 info, 2 sign, 4 items, "

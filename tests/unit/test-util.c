@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <check.h>
 #include <openssl/bio.h>
@@ -220,4 +223,32 @@ tu_read_file(const char *path, size_t *len)
 	fclose(f);
 	*len = (size_t)n;
 	return data;
+}
+
+static void
+on_alarm(int sig)
+{
+	(void)sig;
+}
+
+int
+tu_wait_child(pid_t pid, unsigned timeout)
+{
+	struct sigaction sa, old;
+	int status = 0;
+	pid_t r;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;	/* no SA_RESTART: waitpid returns EINTR */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, &old);
+	alarm(timeout);
+	r = waitpid(pid, &status, 0);
+	alarm(0);
+	sigaction(SIGALRM, &old, NULL);
+	if (r == pid)
+		return status;
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return -1;
 }

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -47,5 +48,10 @@ bool tu_has_line(const char *block, const char *line);
 
 /* Reads a whole file (malloc'd). */
 char *tu_read_file(const char *path, size_t *len);
+
+/* The wait status of child pid, or -1 if it was not done within timeout
+ * seconds (then it is killed): a hung child fails a test instead of
+ * hanging it. */
+int tu_wait_child(pid_t pid, unsigned timeout);
 
 #endif
