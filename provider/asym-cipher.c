@@ -48,16 +48,6 @@ static const struct {
 	{ RSA_NO_PADDING, OSSL_PKEY_RSA_PAD_MODE_NONE },
 };
 
-static const char *
-md_ks_name(const EVP_MD *md)
-{
-	const char *sn;
-
-	if (md == NULL)
-		return NULL;
-	sn = OBJ_nid2sn(EVP_MD_get_type(md));
-	return sn != NULL ? sn : EVP_MD_get0_name(md);
-}
 
 static void *
 newctx(void *provctx)
@@ -95,13 +85,11 @@ dupctx(void *vctx)
 	c->oaep_md = NULL;
 	c->mgf1_md = NULL;
 	c->label = NULL;
-	if ((src->oaep_md != NULL && !EVP_MD_up_ref(src->oaep_md)) ||
-	    (src->mgf1_md != NULL && !EVP_MD_up_ref(src->mgf1_md))) {
-		OPENSSL_free(c);
+	if (!smk_prov_md_ref(&c->oaep_md, src->oaep_md) ||
+	    !smk_prov_md_ref(&c->mgf1_md, src->mgf1_md)) {
+		freectx(c);
 		return NULL;
 	}
-	c->oaep_md = src->oaep_md;
-	c->mgf1_md = src->mgf1_md;
 	if (src->label != NULL) {
 		c->label = OPENSSL_memdup(src->label, src->label_len);
 		if (c->label == NULL) {
@@ -173,8 +161,8 @@ decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t outsize, const un
 		break;
 	case RSA_PKCS1_OAEP_PADDING:
 		p.padding = SMK_PAD_OAEP;
-		p.md = md_ks_name(c->oaep_md);
-		p.mgf1_md = md_ks_name(c->mgf1_md != NULL ? c->mgf1_md : c->oaep_md);
+		p.md = smk_prov_md_ks_name(c->oaep_md);
+		p.mgf1_md = smk_prov_md_ks_name(c->mgf1_md != NULL ? c->mgf1_md : c->oaep_md);
 		p.label = c->label;
 		p.label_len = c->label_len;
 		break;
@@ -253,18 +241,10 @@ static int
 set_md(struct acctx *c, EVP_MD **slot, const OSSL_PARAM *p)
 {
 	const char *name;
-	EVP_MD *md;
 
 	if (!OSSL_PARAM_get_utf8_string_ptr(p, &name))
 		return 0;
-	md = EVP_MD_fetch(c->prov->libctx, name, NULL);
-	if (md == NULL) {
-		smk_prov_error(c->prov, SMK_PROV_R_PARAM, "digest %s is not available", name);
-		return 0;
-	}
-	EVP_MD_free(*slot);
-	*slot = md;
-	return 1;
+	return smk_prov_md_fetch(c->prov, slot, name);
 }
 
 static int

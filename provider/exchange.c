@@ -84,12 +84,9 @@ dupctx(void *vctx)
 		return NULL;
 	c->kdf_md = NULL;
 	c->ukm = NULL;
-	if (src->kdf_md != NULL) {
-		if (!EVP_MD_up_ref(src->kdf_md)) {
-			OPENSSL_free(c);
-			return NULL;
-		}
-		c->kdf_md = src->kdf_md;
+	if (!smk_prov_md_ref(&c->kdf_md, src->kdf_md)) {
+		freectx(c);
+		return NULL;
 	}
 	if (src->ukm != NULL) {
 		c->ukm = OPENSSL_memdup(src->ukm, src->ukm_len);
@@ -286,19 +283,9 @@ set_ctx_params(void *vctx, const OSSL_PARAM params[])
 		}
 	}
 	p = OSSL_PARAM_locate_const(params, OSSL_EXCHANGE_PARAM_KDF_DIGEST);
-	if (p != NULL) {
-		EVP_MD *md;
-
-		if (!OSSL_PARAM_get_utf8_string_ptr(p, &s))
-			return 0;
-		md = EVP_MD_fetch(c->prov->libctx, s, NULL);
-		if (md == NULL) {
-			smk_prov_error(c->prov, SMK_PROV_R_PARAM, "digest %s is not available", s);
-			return 0;
-		}
-		EVP_MD_free(c->kdf_md);
-		c->kdf_md = md;
-	}
+	if (p != NULL &&
+	    (!OSSL_PARAM_get_utf8_string_ptr(p, &s) || !smk_prov_md_fetch(c->prov, &c->kdf_md, s)))
+		return 0;
 	p = OSSL_PARAM_locate_const(params, OSSL_EXCHANGE_PARAM_KDF_OUTLEN);
 	if (p != NULL && !OSSL_PARAM_get_size_t(p, &c->kdf_outlen))
 		return 0;

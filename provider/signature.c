@@ -48,28 +48,13 @@ struct sigctx {
 
 /* ---- helpers ------------------------------------------------------------- */
 
-/* The key store's name for a digest ("SHA256"): the short name of its NID,
- * which the key store finds without a name lookup. */
-static const char *
-md_ks_name(const EVP_MD *md)
-{
-	const char *sn;
-
-	if (md == NULL)
-		return NULL;
-	sn = OBJ_nid2sn(EVP_MD_get_type(md));
-	return sn != NULL ? sn : EVP_MD_get0_name(md);
-}
-
 static int
 set_md(struct sigctx *c, EVP_MD **slot, const char *name)
 {
-	EVP_MD *md = EVP_MD_fetch(c->prov->libctx, name, NULL);
+	EVP_MD *md = NULL;
 
-	if (md == NULL) {
-		smk_prov_error(c->prov, SMK_PROV_R_PARAM, "digest %s is not available", name);
+	if (!smk_prov_md_fetch(c->prov, &md, name))
 		return 0;
-	}
 	/* XOF and digests without a DigestInfo make no sense here */
 	if (EVP_MD_get_size(md) <= 0 || (EVP_MD_get_flags(md) & EVP_MD_FLAG_XOF) != 0) {
 		smk_prov_error(c->prov, SMK_PROV_R_PARAM, "digest %s cannot be used for signatures",
@@ -174,13 +159,10 @@ dupctx(void *vctx)
 	c->md = NULL;
 	c->mgf1 = NULL;
 	c->mdctx = NULL;
-	if ((src->md != NULL && !EVP_MD_up_ref(src->md)) ||
-	    (src->mgf1 != NULL && !EVP_MD_up_ref(src->mgf1))) {
-		OPENSSL_free(c);
+	if (!smk_prov_md_ref(&c->md, src->md) || !smk_prov_md_ref(&c->mgf1, src->mgf1)) {
+		freectx(c);
 		return NULL;
 	}
-	c->md = src->md;
-	c->mgf1 = src->mgf1;
 	if (src->mdctx != NULL) {
 		c->mdctx = EVP_MD_CTX_new();
 		if (c->mdctx == NULL || !EVP_MD_CTX_copy_ex(c->mdctx, src->mdctx)) {
@@ -264,7 +246,7 @@ do_sign(struct sigctx *c, unsigned char *sig, size_t *siglen, size_t sigsize,
 		*siglen = (size_t)EVP_PKEY_get_size(smk_prov_key_pub(c->key));
 		return 1;
 	}
-	p.md = md_ks_name(c->md);
+	p.md = smk_prov_md_ks_name(c->md);
 	if (c->want == SMK_KEY_RSA) {
 		if (!check_pss(c))
 			return 0;
@@ -274,7 +256,7 @@ do_sign(struct sigctx *c, unsigned char *sig, size_t *siglen, size_t sigsize,
 			break;
 		case RSA_PKCS1_PSS_PADDING:
 			p.padding = SMK_PAD_PSS;
-			p.mgf1_md = md_ks_name(c->mgf1 != NULL ? c->mgf1 : c->md);
+			p.mgf1_md = smk_prov_md_ks_name(c->mgf1 != NULL ? c->mgf1 : c->md);
 			p.salt_len = effective_salt(c, OP_SIGN);
 			if (p.salt_len < 0) {
 				smk_prov_error(c->prov, SMK_PROV_R_PARAM,

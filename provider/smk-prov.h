@@ -98,6 +98,17 @@ struct smk_prov_key *smk_prov_key_new(struct smk_prov *prov, struct smk_token *t
 				      struct smk_item *item);
 void smk_prov_key_free(struct smk_prov_key *key);
 
+/* Digests of the operations (digest.c). */
+/* The key store's name for a digest ("SHA256"): the short name of its NID,
+ * which the key store finds without a name lookup; NULL for NULL. */
+const char *smk_prov_md_ks_name(const EVP_MD *md);
+/* Fetches digest name in the provider's library context into *slot (the
+ * one there is freed); an unknown name raises an error naming it. */
+int smk_prov_md_fetch(struct smk_prov *prov, EVP_MD **slot, const char *name);
+/* *slot becomes a reference of its own to md (NULL allowed), the one
+ * there is freed: for a context's dup. */
+int smk_prov_md_ref(EVP_MD **slot, EVP_MD *md);
+
 /* The provider's capabilities (capabilities.c: the TLS groups). */
 int smk_prov_get_capabilities(void *provctx, const char *capability, OSSL_CALLBACK *cb, void *arg);
 
