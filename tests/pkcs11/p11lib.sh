@@ -43,6 +43,7 @@
 # SHA-2, CKO_PROFILE, ECDSA-SHA*, ...): p11_standin_lacks WHAT skips those.
 
 : "${SMK_PKCS11_MODULE:?run through make check}"
+. "$SMK_TEST_SRCDIR/token/tokenlib.sh"
 P11_MODULE=$SMK_PKCS11_MODULE
 P11_SPY=/usr/lib/x86_64-linux-gnu/pkcs11/pkcs11-spy.so
 P11_STANDIN=${SMK_P11_STANDIN:-}
@@ -66,17 +67,6 @@ p11_standin_lacks() {
 	return 0
 }
 
-# _p11_id PUBKEY-PEM: the CKA_ID NSS derives (SHA-1 of modulus or point).
-_p11_id() {
-	if openssl rsa -pubin -in "$1" -noout 2>/dev/null; then
-		openssl rsa -pubin -in "$1" -noout -modulus | cut -d= -f2 | basenc --base16 -d |
-			openssl sha1 -r | cut -d' ' -f1
-	else
-		# A P-256 SubjectPublicKeyInfo ends in the 65-byte point.
-		openssl pkey -pubin -in "$1" -outform DER | tail -c 65 | openssl sha1 -r | cut -d' ' -f1
-	fi
-}
-
 p11_token() {
 	local d=$T/p11 k
 	mkdir -p "$d"
@@ -95,8 +85,8 @@ p11_token() {
 		openssl x509 -in "$C/alice-$k.pem" -noout -pubkey > "$d/$k.pub"
 		openssl x509 -in "$C/alice-$k.pem" -outform DER -out "$d/$k.der"
 	done
-	P11_RSA_ID=$(_p11_id "$d/rsa.pub")
-	P11_EC_ID=$(_p11_id "$d/ec.pub")
+	P11_RSA_ID=$(token_key_id "$d/rsa.pub")
+	P11_EC_ID=$(token_key_id "$d/ec.pub")
 	[ ${#P11_RSA_ID} = 40 ] && [ ${#P11_EC_ID} = 40 ] || fail "p11_token: key ids"
 
 	if [ "$P11_STANDIN" = softhsm ]; then
@@ -106,20 +96,7 @@ p11_token() {
 	[ -f "$P11_MODULE" ] || fail "$P11_MODULE is missing (not built?)"
 	_p11_asan
 
-	mkdir -p "$d/token"
-	chmod 700 "$d/token"
-	printf '[token %s]\ntype = file\npath = %s\n' "$P11_TOKEN" "$d/token" > "$d/smimekit.conf"
-	export SMIMEKIT_CONF=$d/smimekit.conf
-	"$SMIMEKIT" token init "$P11_TOKEN" --so-pin-file "$d/so-pin" --pin-file "$P11_PIN_FILE" \
-		> "$d/init.out" 2>&1 || fail "smimekit token init: $(cat "$d/init.out")"
-	for k in rsa ec; do
-		openssl pkcs12 -export -inkey "$C/alice-$k.key" -in "$C/alice-$k.pem" \
-			-name "alice-$k" -passout "file:$d/p12-password" -out "$d/alice-$k.p12" ||
-			fail "openssl pkcs12 -export alice-$k"
-		"$SMIMEKIT" token import "$P11_TOKEN" "$d/alice-$k.p12" --pin-file "$P11_PIN_FILE" \
-			--p12-password-file "$d/p12-password" > "$d/import.out" 2>&1 ||
-			fail "smimekit token import alice-$k: $(cat "$d/import.out")"
-	done
+	token_alice "$d" "$P11_TOKEN"
 }
 
 P11_ENV=(env)

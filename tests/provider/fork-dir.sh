@@ -52,7 +52,7 @@ SMIMEKIT_CONF=$T/escrow.conf "$SMIMEKIT" token escrow --bind-dn "cn=admin,$base"
 	--pin-file "$T/alice.pw" --p12-password-file "$T/p12pw" > "$T/escrow.out" 2>&1 ||
 	fail "smimekit token escrow: $(cat "$T/escrow.out")"
 openssl x509 -in "$C/alice-rsa.pem" -noout -pubkey > "$T/rsa.pub"
-id=$(prov_pct "$(_prov_id "$T/rsa.pub")")
+id=$(prov_pct "$(token_key_id "$T/rsa.pub")")
 
 # run NAME URI [CONFIG-LINE...]: the helper against the directory at URI
 run() {

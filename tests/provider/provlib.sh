@@ -15,7 +15,7 @@
 # made by `smimekit token init` and filled by `smimekit token import` of
 # two PKCS#12 files made here by openssl: alice's RSA-2048 key and
 # certificate, and her P-256 key and certificate (tests/certs/mkcerts.sh),
-# as tests/pkcs11/p11lib.sh does for the PKCS#11 module.  It sets:
+# with tests/token/tokenlib.sh, as tests/pkcs11/p11lib.sh does.  It sets:
 #   PROV_TOKEN                  the token label (alice)
 #   PROV_PIN PROV_SO_PIN, PROV_PIN_FILE (the PIN, no newline)
 #   PROV_RSA_LABEL PROV_EC_LABEL the object labels (alice-rsa, alice-ec)
@@ -52,6 +52,7 @@
 # true (with a note) then, for checks that need the provider.
 
 : "${SMK_PROVIDER_DIR:?run through make check}"
+. "$SMK_TEST_SRCDIR/token/tokenlib.sh"
 PROV_SO=$SMK_PROVIDER_DIR/smimekit.so
 PROV_ARGS=(-provider-path "$SMK_PROVIDER_DIR" -provider smimekit -provider default)
 PROV_ENV=(env)
@@ -70,18 +71,6 @@ _prov_asan() {
 	PROV_ENV=(env "LD_PRELOAD=$asan:$PROV_SO" "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}abort_on_error=0")
 }
 
-# _prov_id PUBKEY-PEM: the id the key store gives a key (SHA-1 of modulus
-# or point), as tests/pkcs11/p11lib.sh computes it.
-_prov_id() {
-	if openssl rsa -pubin -in "$1" -noout 2>/dev/null; then
-		openssl rsa -pubin -in "$1" -noout -modulus | cut -d= -f2 | basenc --base16 -d |
-			openssl sha1 -r | cut -d' ' -f1
-	else
-		# A P-256 SubjectPublicKeyInfo ends in the 65-byte point.
-		openssl pkey -pubin -in "$1" -outform DER | tail -c 65 | openssl sha1 -r | cut -d' ' -f1
-	fi
-}
-
 PROV_STANDIN=${SMK_PROV_STANDIN:-}
 prov_standin_lacks() {
 	[ -n "$PROV_STANDIN" ] || return 1
@@ -92,7 +81,7 @@ prov_standin_lacks() {
 prov_pct() { printf '%s' "$1" | sed -e 's/../%&/g'; }
 
 prov_token() {
-	local d=$T/prov k line
+	local d=$T/prov k
 	if [ "$PROV_STANDIN" = files ]; then
 		PROV_ARGS=()
 	else
@@ -114,8 +103,8 @@ prov_token() {
 	for k in rsa ec; do
 		openssl x509 -in "$C/alice-$k.pem" -noout -pubkey > "$d/$k.pub"
 	done
-	PROV_RSA_ID=$(_prov_id "$d/rsa.pub")
-	PROV_EC_ID=$(_prov_id "$d/ec.pub")
+	PROV_RSA_ID=$(token_key_id "$d/rsa.pub")
+	PROV_EC_ID=$(token_key_id "$d/ec.pub")
 	{ [ ${#PROV_RSA_ID} = 40 ] && [ ${#PROV_EC_ID} = 40 ]; } || fail "prov_token: key ids"
 	local base="pkcs11:token=$PROV_TOKEN;type=private"
 	PROV_RSA_KEY="$base;object=$PROV_RSA_LABEL;pin-source=file:$PROV_PIN_FILE"
@@ -127,23 +116,7 @@ prov_token() {
 		PROV_EC_KEY=$C/alice-ec.key PROV_EC_KEY_PV=$C/alice-ec.key
 	fi
 
-	mkdir -p "$d/token"
-	chmod 700 "$d/token"
-	{
-		printf '[token %s]\ntype = file\npath = %s\n' "$PROV_TOKEN" "$d/token"
-		for line in "$@"; do printf '%s\n' "$line"; done
-	} > "$d/smimekit.conf"
-	export SMIMEKIT_CONF=$d/smimekit.conf
-	"$SMIMEKIT" token init "$PROV_TOKEN" --so-pin-file "$d/so-pin" --pin-file "$PROV_PIN_FILE" \
-		> "$d/init.out" 2>&1 || fail "smimekit token init: $(cat "$d/init.out")"
-	for k in rsa ec; do
-		openssl pkcs12 -export -inkey "$C/alice-$k.key" -in "$C/alice-$k.pem" \
-			-name "alice-$k" -passout "file:$d/p12-password" -out "$d/alice-$k.p12" ||
-			fail "openssl pkcs12 -export alice-$k"
-		"$SMIMEKIT" token import "$PROV_TOKEN" "$d/alice-$k.p12" --pin-file "$PROV_PIN_FILE" \
-			--p12-password-file "$d/p12-password" > "$d/import.out" 2>&1 ||
-			fail "smimekit token import alice-$k: $(cat "$d/import.out")"
-	done
+	token_alice "$d" "$PROV_TOKEN" "$@"
 }
 
 # _prov_crashed STATUS: fail if the last command died of a signal or a
