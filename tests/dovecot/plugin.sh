@@ -76,6 +76,28 @@ message() {
 		"Second line." > "$2"
 }
 
+# alice_stored MARKER: for the fronts' tests (the PKCS#11 module, the
+# provider): a Dovecot with the plugin (instance dc) delivers message
+# MARKER ($T/m.eml) to alice over LMTP; ALICE_STORED is the file stored,
+# checked to be S/MIME enveloped-data.  alice_opened INNER WHAT: INNER,
+# what a client opened of it, is the message sent.
+alice_stored() {
+	plugin_setup dc
+	dovecot_start dc
+	message "$1" "$T/m.eml"
+	deliver dc "$T/m.eml" alice@example.org || fail "LMTP: $(cat "$T/lmtp.out")"
+	ALICE_STORED=$(stored dc alice | tail -1)
+	[ -n "$ALICE_STORED" ] || fail "no message stored for alice"
+	grep -q '^Content-Type: application/pkcs7-mime; smime-type=enveloped-data' "$ALICE_STORED" ||
+		fail "not stored as S/MIME: $(head -20 "$ALICE_STORED")"
+}
+alice_opened() {
+	expected_body "$T/m.eml" > "$T/want-body"
+	body_of "$1" > "$T/got-body"
+	same "$T/want-body" "$T/got-body" "the body of the stored message, $2"
+	has_line "$1" '^Content-Type: text/plain; charset=us-ascii' "the inner Content-Type"
+}
+
 # user_field NAME USER FIELD=VALUE: dovecot_user_field on a running
 # server: auth looks at the passwd-file at most once a second, so wait
 # for the next second before the next lookup.
