@@ -169,6 +169,14 @@ sw_list(void *provctx, enum smk_key_type type, const OSSL_PARAM *(*get)(const EV
 	return list;
 }
 
+/* The key to answer questions with: the token item's public key or the
+ * software key. */
+static EVP_PKEY *
+kq(const struct smk_prov_key *key)
+{
+	return key == NULL ? NULL : key->item != NULL ? key->item->pub : key->sw;
+}
+
 /* ---- new, free, load ---------------------------------------------------------- */
 
 /* new: an empty key, which import or gen fills with a software key.
@@ -405,7 +413,7 @@ km_ec_gen_set_template(void *genctx, void *templ)
 {
 	struct kmgen *g = genctx;
 	struct smk_prov_key *t = templ;
-	EVP_PKEY *tp = t == NULL ? NULL : t->item != NULL ? t->item->pub : t->sw;
+	EVP_PKEY *tp = kq(t);
 	char group[80];
 
 	if (g == NULL || tp == NULL ||
@@ -453,14 +461,6 @@ km_has(const void *keydata, int selection)
 	if ((selection & SEL_PRIV) != 0 && !key->item->private_stored)
 		return 0;
 	return 1;
-}
-
-/* The key to answer questions with: the token item's public key or the
- * software key. */
-static EVP_PKEY *
-kq(const struct smk_prov_key *key)
-{
-	return key == NULL ? NULL : key->item != NULL ? key->item->pub : key->sw;
 }
 
 static int
